@@ -1,0 +1,95 @@
+//===- WeightLoader.cpp - Loading a model's weights from safetensors ------===//
+#include "weights/WeightLoader.h"
+
+#include "weights/Layouts.h"
+#include "weights/Manifest.h"
+
+#include "SafetensorsReader.h"
+
+namespace tfc {
+
+namespace {
+
+bool startsWith(const std::string &s, const char *prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+bool contains(const std::string &s, const char *part) {
+  return s.find(part) != std::string::npos;
+}
+
+} // namespace
+
+std::optional<WeightLayout> detectLayout(const SafetensorsFile &file) {
+  auto meta = file.metadata().find("tfc.layout");
+  if (meta != file.metadata().end())
+    if (auto layout = parseWeightLayout(meta->second))
+      return layout;
+  // Most specific first: BERT and ViT names both contain "embeddings.".
+  bool gpt2 = false, llama = false, bert = false, vit = false, native = false;
+  for (const SafetensorsEntry &e : file.entries()) {
+    const std::string &n = e.name;
+    vit |= contains(n, "embeddings.patch_embeddings.projection.weight");
+    bert |= contains(n, "embeddings.word_embeddings.weight");
+    llama |= startsWith(n, "model.layers.") || n == "model.embed_tokens.weight";
+    gpt2 |= n == "wte.weight" || n == "transformer.wte.weight" ||
+            contains(n, "attn.c_attn.weight");
+    native |= n == "tok_embed" || n == "patch.w" || startsWith(n, "layers.") ||
+              startsWith(n, "encoder.layers.") ||
+              startsWith(n, "decoder.layers.");
+  }
+  if (vit)
+    return WeightLayout::HFViT;
+  if (bert)
+    return WeightLayout::HFBERT;
+  if (llama)
+    return WeightLayout::HFLlama;
+  if (gpt2)
+    return WeightLayout::HFGPT2;
+  if (native)
+    return WeightLayout::Native;
+  return std::nullopt;
+}
+
+bool loadWeights(const ModelSpec &spec, const std::string &path,
+                 WeightLayout layout, std::map<std::string, RefTensor> &out,
+                 std::string &error) {
+  std::unique_ptr<SafetensorsFile> file = SafetensorsFile::open(path, error);
+  if (!file)
+    return false;
+  // A file in another layout would otherwise fail on its first tensor name,
+  // which hides the real mistake.
+  std::optional<WeightLayout> seen = detectLayout(*file);
+  if (seen && *seen != layout) {
+    error = path + ": the tensor names are those of layout '" +
+            toString(*seen) + "', but the spec says weights.layout: '" +
+            toString(layout) + "'";
+    return false;
+  }
+  if (!fromLayout(spec, layout, *file, out, error))
+    return false;
+  // fromLayout builds its rules from the manifest; check the result anyway
+  // so a layout bug cannot hand the interpreter misshapen tensors.
+  std::vector<TensorInfo> manifest = buildManifest(spec);
+  for (const TensorInfo &t : manifest) {
+    auto it = out.find(t.name);
+    if (it == out.end()) {
+      error = path + ": missing tensor '" + t.name + "'";
+      return false;
+    }
+    if (it->second.shape != t.shape) {
+      error = path + ": tensor '" + t.name + "': expected shape " +
+              formatShape(t.shape) + ", found " + formatShape(it->second.shape);
+      return false;
+    }
+  }
+  if (out.size() != manifest.size()) {
+    error = path + ": internal error: layout '" +
+            std::string(toString(layout)) +
+            "' produced tensors outside the manifest";
+    return false;
+  }
+  return true;
+}
+
+} // namespace tfc

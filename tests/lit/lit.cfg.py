@@ -1,0 +1,25 @@
+# lit configuration for tfc: runs tfc and tfm-opt on .mlir and .yaml files
+# and checks their output with FileCheck. ctest passes the build's tool
+# directory as --param tools_dir=...
+import os
+import lit.formats
+
+config.name = "tfc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".mlir", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.excludes = ["Inputs"]
+
+tools_dir = lit_config.params.get("tools_dir")
+llvm_bin = lit_config.params.get("llvm_bin", "/usr/lib/llvm-22/bin")
+if not tools_dir:
+    lit_config.fatal("run lit with --param tools_dir=<build>/tools")
+repo = os.path.abspath(os.path.join(config.test_source_root, "..", ".."))
+
+config.environment["PATH"] = os.pathsep.join(
+    [tools_dir, llvm_bin, config.environment.get("PATH", os.environ["PATH"])])
+for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+    if var in os.environ:
+        config.environment[var] = os.environ[var]
+config.substitutions.append(("%models", os.path.join(repo, "models")))
+config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
