@@ -80,14 +80,14 @@ private:
     int64_t d = dm.dModel, hk = dm.nHeads * dm.headDim,
             kvk = dm.nKVHeads * dm.headDim;
     int64_t dSrc = memory ? cast<RankedTensorType>(memory.getType()).getDimSize(1) : d;
-    SmallVector<Value> biases;
-    if (stack.block.attention.bias)
-      biases = {weight(prefix + ".bq", {hk}), weight(prefix + ".bk", {kvk}),
-                weight(prefix + ".bv", {kvk}), weight(prefix + ".bo", {d})};
     Value wq = weight(prefix + ".wq", {d, hk});
     Value wk = weight(prefix + ".wk", {dSrc, kvk});
     Value wv = weight(prefix + ".wv", {dSrc, kvk});
     Value wo = weight(prefix + ".wo", {hk, d});
+    SmallVector<Value> biases;
+    if (stack.block.attention.bias)
+      biases = {weight(prefix + ".bq", {hk}), weight(prefix + ".bk", {kvk}),
+                weight(prefix + ".bv", {kvk}), weight(prefix + ".bo", {d})};
     FloatAttr rope;
     if (spec.positions.kind == PositionKind::RoPE && !memory)
       rope = b.getF64FloatAttr(spec.positions.ropeTheta);

@@ -2,6 +2,7 @@
 # and checks their output with FileCheck. ctest passes the build's tool
 # directory as --param tools_dir=...
 import os
+import sys
 import lit.formats
 
 config.name = "tfc"
@@ -12,7 +13,9 @@ config.excludes = ["Inputs"]
 
 tools_dir = lit_config.params.get("tools_dir")
 llvm_bin = lit_config.params.get("llvm_bin", "/usr/lib/llvm-22/bin")
-if not tools_dir:
+if tools_dir:
+    tools_dir = os.path.abspath(tools_dir)
+else:
     lit_config.fatal("run lit with --param tools_dir=<build>/tools")
 repo = os.path.abspath(os.path.join(config.test_source_root, "..", ".."))
 
@@ -21,5 +24,6 @@ config.environment["PATH"] = os.pathsep.join(
 for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
     if var in os.environ:
         config.environment[var] = os.environ[var]
+config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%models", os.path.join(repo, "models")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
