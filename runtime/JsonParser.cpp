@@ -23,13 +23,20 @@ const JsonValue *JsonValue::get(std::string_view key) const {
 
 const char *toString(JsonValue::Kind kind) {
   switch (kind) {
-  case JsonValue::Kind::Null: return "null";
-  case JsonValue::Kind::Bool: return "boolean";
-  case JsonValue::Kind::Int: return "integer";
-  case JsonValue::Kind::Double: return "number";
-  case JsonValue::Kind::String: return "string";
-  case JsonValue::Kind::Array: return "array";
-  case JsonValue::Kind::Object: return "object";
+  case JsonValue::Kind::Null:
+    return "null";
+  case JsonValue::Kind::Bool:
+    return "boolean";
+  case JsonValue::Kind::Int:
+    return "integer";
+  case JsonValue::Kind::Double:
+    return "number";
+  case JsonValue::Kind::String:
+    return "string";
+  case JsonValue::Kind::Array:
+    return "array";
+  case JsonValue::Kind::Object:
+    return "object";
   }
   return "?";
 }
@@ -83,14 +90,19 @@ private:
       return fail("unexpected end of input, expected a value");
     char c = peek();
     switch (c) {
-    case '{': return parseObject(out, depth + 1);
-    case '[': return parseArray(out, depth + 1);
+    case '{':
+      return parseObject(out, depth + 1);
+    case '[':
+      return parseArray(out, depth + 1);
     case '"':
       out.kind = JsonValue::Kind::String;
       return parseString(out.stringValue);
-    case 't': return parseLiteral("true", out, JsonValue::Kind::Bool, true);
-    case 'f': return parseLiteral("false", out, JsonValue::Kind::Bool, false);
-    case 'n': return parseLiteral("null", out, JsonValue::Kind::Null, false);
+    case 't':
+      return parseLiteral("true", out, JsonValue::Kind::Bool, true);
+    case 'f':
+      return parseLiteral("false", out, JsonValue::Kind::Bool, false);
+    case 'n':
+      return parseLiteral("null", out, JsonValue::Kind::Null, false);
     default:
       if (c == '-' || (c >= '0' && c <= '9'))
         return parseNumber(out);
@@ -289,14 +301,30 @@ private:
       char e = peek();
       ++pos;
       switch (e) {
-      case '"': s += '"'; break;
-      case '\\': s += '\\'; break;
-      case '/': s += '/'; break;
-      case 'b': s += '\b'; break;
-      case 'f': s += '\f'; break;
-      case 'n': s += '\n'; break;
-      case 'r': s += '\r'; break;
-      case 't': s += '\t'; break;
+      case '"':
+        s += '"';
+        break;
+      case '\\':
+        s += '\\';
+        break;
+      case '/':
+        s += '/';
+        break;
+      case 'b':
+        s += '\b';
+        break;
+      case 'f':
+        s += '\f';
+        break;
+      case 'n':
+        s += '\n';
+        break;
+      case 'r':
+        s += '\r';
+        break;
+      case 't':
+        s += '\t';
+        break;
       case 'u': {
         uint32_t cp;
         if (!parseHex4(cp))
@@ -404,11 +432,21 @@ std::string jsonQuote(std::string_view s) {
   for (char c : s) {
     unsigned char u = static_cast<unsigned char>(c);
     switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
     default:
       if (u < 0x20) {
         char buf[8];

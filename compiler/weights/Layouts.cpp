@@ -160,11 +160,16 @@ const LayoutTable &vitTable() {
 
 const LayoutTable *tableFor(WeightLayout layout) {
   switch (layout) {
-  case WeightLayout::HFGPT2: return &gpt2Table();
-  case WeightLayout::HFLlama: return &llamaTable();
-  case WeightLayout::HFBERT: return &bertTable();
-  case WeightLayout::HFViT: return &vitTable();
-  case WeightLayout::Native: return nullptr;
+  case WeightLayout::HFGPT2:
+    return &gpt2Table();
+  case WeightLayout::HFLlama:
+    return &llamaTable();
+  case WeightLayout::HFBERT:
+    return &bertTable();
+  case WeightLayout::HFViT:
+    return &vitTable();
+  case WeightLayout::Native:
+    return nullptr;
   }
   return nullptr;
 }
@@ -173,10 +178,14 @@ const LayoutTable *tableFor(WeightLayout layout) {
 // files), or "" for layouts without one.
 const char *optionalPrefix(WeightLayout layout) {
   switch (layout) {
-  case WeightLayout::HFGPT2: return "transformer.";
-  case WeightLayout::HFBERT: return "bert.";
-  case WeightLayout::HFViT: return "vit.";
-  default: return "";
+  case WeightLayout::HFGPT2:
+    return "transformer.";
+  case WeightLayout::HFBERT:
+    return "bert.";
+  case WeightLayout::HFViT:
+    return "vit.";
+  default:
+    return "";
   }
 }
 
@@ -200,8 +209,10 @@ struct Rule {
 std::vector<int64_t> fileShapeOf(const Rule &rule, const ModelSpec &spec) {
   const std::vector<int64_t> &s = rule.nativeShapes.front();
   switch (rule.xform) {
-  case Xform::Copy: return s;
-  case Xform::Transpose: return {s[1], s[0]};
+  case Xform::Copy:
+    return s;
+  case Xform::Transpose:
+    return {s[1], s[0]};
   case Xform::Reshape: {
     std::vector<int64_t> out(3 - s.size(), 1);
     out.insert(out.end(), s.begin(), s.end());
@@ -343,7 +354,9 @@ RefTensor nativeToFile(const Rule &rule,
   RefTensor out(fs);
   switch (rule.xform) {
   case Xform::Copy:
-  case Xform::Reshape: out.data = first.data; break;
+  case Xform::Reshape:
+    out.data = first.data;
+    break;
   case Xform::Transpose: {
     int64_t rows = fs[0], cols = fs[1];
     for (int64_t r = 0; r < rows; ++r)
@@ -389,12 +402,15 @@ bool isIgnorable(WeightLayout layout, const std::string &prefix,
   case WeightLayout::HFGPT2:
     return startsWith(local, "h.") && (endsWith(local, ".attn.bias") ||
                                        endsWith(local, ".attn.masked_bias"));
-  case WeightLayout::HFLlama: return endsWith(name, ".rotary_emb.inv_freq");
+  case WeightLayout::HFLlama:
+    return endsWith(name, ".rotary_emb.inv_freq");
   case WeightLayout::HFBERT:
     return local == "embeddings.position_ids" || startsWith(local, "pooler.") ||
            startsWith(name, "cls.");
-  case WeightLayout::HFViT: return startsWith(local, "pooler.");
-  case WeightLayout::Native: return false;
+  case WeightLayout::HFViT:
+    return startsWith(local, "pooler.");
+  case WeightLayout::Native:
+    return false;
   }
   return false;
 }
