@@ -11,6 +11,7 @@ include "TfmDialect.td"
 include "mlir/IR/BuiltinAttributes.td"
 include "mlir/IR/CommonAttrConstraints.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/RegionKindInterface.td"
 
 def Tfm_Tensor : RankedTensorOf<[AnyFloat]>;
 def Tfm_IdTensor : RankedTensorOf<[I32]>;
@@ -536,6 +537,54 @@ def Tfm_SliceOp : Tfm_Op<"slice", [Pure]> {
   let results = (outs Tfm_Tensor:$result);
   let assemblyFormat = "$x attr-dict `:` type($x) `->` type($result)";
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Fused kernels
+//===----------------------------------------------------------------------===//
+
+def Tfm_KernelOp : Tfm_Op<"kernel", [IsolatedFromAbove, Pure,
+    SingleBlockImplicitTerminator<"YieldOp">]> {
+  let summary = "one fused kernel: a group of primitive ops run as one";
+  let description = [{
+    Made by `tfm-fuse`. The body holds the primitive ops of the group, with
+    the kernel's inputs as block arguments, in the argument order of the
+    kernel's kind. `kind` and `desc` say what the Halide generator builds;
+    `symbol` names the generated function, shared by every kernel with the
+    same descriptor (every layer of the same shape).
+
+    ```mlir
+    %x = tfm.kernel @tfk_embed_v64_d32_learned_p32 (%tokens, %wte, %wpe)
+           {kind = "embed", desc = {d = 32 : i64, ...}}
+           : (tensor<?xi32>, tensor<64x32xf32>, tensor<32x32xf32>) -> tensor<?x32xf32> {
+    ^bb0(%t: tensor<?xi32>, %e: tensor<64x32xf32>, %p: tensor<32x32xf32>):
+      %0 = tfm.gather %e, %t : (tensor<64x32xf32>, tensor<?xi32>) -> tensor<?x32xf32>
+      ...
+      tfm.yield %3 : tensor<?x32xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$inputs,
+                   FlatSymbolRefAttr:$symbol, StrAttr:$kind,
+                   DictionaryAttr:$desc);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    $symbol `(` $inputs `)` attr-dict `:` functional-type($inputs, results) $body
+  }];
+  let hasVerifier = 1;
+}
+
+def Tfm_YieldOp : Tfm_Op<"yield", [Pure, Terminator, HasParent<"KernelOp">]> {
+  let summary = "the results of a kernel's body";
+  let description = [{
+    ```mlir
+    tfm.yield %q, %k, %v : tensor<?x4x8xf32>, tensor<?x2x8xf32>, tensor<?x2x8xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+  let builders = [OpBuilder<(ins), [{ /* empty yield */ }]>];
 }
 
 #endif // TFM_OPS_TD

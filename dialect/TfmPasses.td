@@ -25,4 +25,21 @@ def TfmDecompose : Pass<"tfm-decompose", "mlir::ModuleOp"> {
   let dependentDialects = ["::tfc::tfm::TfmDialect"];
 }
 
+def TfmFuse : Pass<"tfm-fuse", "mlir::ModuleOp"> {
+  let summary = "groups primitive tfm ops into fused kernels";
+  let description = [{
+    Finds the groups a transformer block wants and wraps each in a
+    `tfm.kernel`: the embedding; norm + Q/K/V projections (+ bias, + RoPE);
+    the attention core (scores, mask, softmax, weighted sum) as one kernel;
+    output projection + bias + residual (+ post-norm); norm + MLP up
+    projection (+ gate) + bias + activation; down projection + bias +
+    residual; final norm + head. Each kernel gets a descriptor and a symbol;
+    kernels of equal descriptor share one symbol, so the number of distinct
+    kernels does not grow with the number of layers. The module records
+    `tfm.kernel_count` (distinct) and `tfm.kernel_calls`. A primitive op
+    outside every group is an error that names it.
+  }];
+  let dependentDialects = ["::tfc::tfm::TfmDialect"];
+}
+
 #endif // TFM_PASSES_TD

@@ -520,3 +520,31 @@ LogicalResult SliceOp::verify() {
   out[axis] = size;
   return expectShape(*this, "result", getResult(), out);
 }
+
+//===----------------------------------------------------------------------===//
+// Kernels
+//===----------------------------------------------------------------------===//
+
+LogicalResult KernelOp::verify() {
+  Block &body = getBody().front();
+  if (body.getNumArguments() != getInputs().size())
+    return emitOpError() << "body: expected " << getInputs().size()
+                         << " block arguments (one per input), found "
+                         << body.getNumArguments();
+  for (auto [i, pair] :
+       llvm::enumerate(llvm::zip(getInputs(), body.getArguments())))
+    if (std::get<0>(pair).getType() != std::get<1>(pair).getType())
+      return emitOpError() << "body: block argument " << i
+                           << " has another type than input " << i;
+  auto yield = cast<YieldOp>(body.getTerminator());
+  if (yield.getValues().size() != getResults().size())
+    return emitOpError() << "body: yields " << yield.getValues().size()
+                         << " values for " << getResults().size()
+                         << " results";
+  for (auto [i, pair] :
+       llvm::enumerate(llvm::zip(yield.getValues(), getResults())))
+    if (std::get<0>(pair).getType() != std::get<1>(pair).getType())
+      return emitOpError() << "body: yielded value " << i
+                           << " has another type than result " << i;
+  return success();
+}

@@ -1,8 +1,10 @@
 //===- tfc.cpp - The tfc driver -------------------------------------------===//
 //
-//   tfc --emit=spec|tfm|primitives SPEC.yaml [-o FILE]
+//   tfc --emit=STAGE SPEC.yaml [-o FILE]     (spec, tfm, primitives, fused,
+//                                             plan, halide, llvm, asm)
+//   tfc compile SPEC.yaml [--target cpu] -o OUT [--library]
 //   tfc init-weights SPEC.yaml -o W.safetensors [--seed S] [--layout L]
-//   tfc run SPEC.yaml --weights W --tokens "1 2 3" --reference
+//   tfc run SPEC.yaml --weights W --tokens "1 2 3" [--reference]
 //           [--dump-logits OUT.bin]
 //
 // Like Toy's driver, the pipeline is built up to the requested stage. MLIR's
@@ -12,7 +14,9 @@
 //===----------------------------------------------------------------------===//
 #include "dialect/TfmDialect.h"
 #include "dialect/TfmPasses.h"
+#include "driver/CompileModel.h"
 #include "lowering/SpecToTfm.h"
+#include "plan/MemoryPlan.h"
 #include "reference/Interpreter.h"
 #include "spec/SpecParser.h"
 #include "weights/InitWeights.h"
@@ -32,6 +36,8 @@
 
 #include "SafetensorsReader.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -46,15 +52,42 @@ namespace {
 
 cl::OptionCategory tfcCategory("tfc options");
 
-enum class Stage { Spec, Tfm, Primitives };
+enum class Stage { Spec, Tfm, Primitives, Fused, Plan, Halide, LLVM, Asm };
 cl::opt<Stage> emit(
     "emit", cl::desc("Print the model at a stage and stop:"),
     cl::values(clEnumValN(Stage::Spec, "spec",
                           "the validated spec, defaults filled in (YAML)"),
                clEnumValN(Stage::Tfm, "tfm", "model-level tfm IR"),
                clEnumValN(Stage::Primitives, "primitives",
-                          "tfm IR after tfm-decompose (primitive ops)")),
+                          "tfm IR after tfm-decompose (primitive ops)"),
+               clEnumValN(Stage::Fused, "fused",
+                          "tfm IR after tfm-fuse (tfm.kernel groups)"),
+               clEnumValN(Stage::Plan, "plan",
+                          "kernel calls, buffers, arena offsets and size"),
+               clEnumValN(Stage::Halide, "halide",
+                          "each kernel's lowered Halide statement"),
+               clEnumValN(Stage::LLVM, "llvm", "each kernel's LLVM IR"),
+               clEnumValN(Stage::Asm, "asm", "each kernel's assembly")),
     cl::init(Stage::Tfm), cl::cat(tfcCategory));
+cl::opt<std::string> target(
+    "target",
+    cl::desc("cpu (the host: AVX-512 here, AVX2 elsewhere) or "
+             "cpu:<halide-target>, e.g. cpu:arm-64-linux"),
+    cl::init("cpu"), cl::cat(tfcCategory));
+cl::opt<bool> library("library",
+                      cl::desc("compile: write DIR/libNAME.a and NAME.h "
+                               "instead of an executable"),
+                      cl::cat(tfcCategory));
+cl::opt<bool> keepTemps("keep-temps",
+                        cl::desc("compile: keep the intermediate files"),
+                        cl::cat(tfcCategory));
+// `--threads` is taken out of argv before LLVM's parser sees it: LLVM 22
+// registers an option of that name itself.
+unsigned threads = 0;
+cl::opt<bool> bench("bench", cl::desc("run: time the forward pass"),
+                    cl::cat(tfcCategory));
+cl::opt<bool> profile("profile", cl::desc("run: per-kernel timing table"),
+                      cl::cat(tfcCategory));
 
 cl::opt<std::string> specPath(cl::Positional, cl::desc("<spec.yaml>"),
                               cl::cat(tfcCategory));
@@ -89,11 +122,13 @@ cl::opt<std::string> imagePath(
 cl::opt<bool> reference("reference",
                         cl::desc("Execute with the reference interpreter"),
                         cl::cat(tfcCategory));
-cl::opt<bool> decomposed(
-    "decomposed",
-    cl::desc("With --reference: interpret the primitive IR instead of the "
-             "model-level IR"),
-    cl::cat(tfcCategory));
+cl::opt<Stage> referenceIR(
+    "reference-ir",
+    cl::desc("With --reference: which IR the interpreter executes"),
+    cl::values(clEnumValN(Stage::Tfm, "tfm", "model-level ops (default)"),
+               clEnumValN(Stage::Primitives, "primitives", "after tfm-decompose"),
+               clEnumValN(Stage::Fused, "fused", "after tfm-fuse")),
+    cl::init(Stage::Tfm), cl::cat(tfcCategory));
 cl::opt<std::string> dumpLogits(
     "dump-logits",
     cl::desc("Write the output as raw little-endian f32, one row per token"),
@@ -153,7 +188,7 @@ bool parseIds(const std::string &text, const char *what, RefTensor &out,
 
 mlir::OwningOpRef<mlir::ModuleOp> buildIR(mlir::MLIRContext &context,
                                           const ModelSpec &spec,
-                                          bool toPrimitives) {
+                                          Stage upTo) {
   mlir::OwningOpRef<mlir::ModuleOp> module = buildModelIR(context, spec);
   if (failed(mlir::verify(*module))) {
     llvm::errs() << "tfc: internal error: the model IR of '" << spec.name
@@ -163,8 +198,10 @@ mlir::OwningOpRef<mlir::ModuleOp> buildIR(mlir::MLIRContext &context,
   mlir::PassManager pm(&context);
   if (failed(mlir::applyPassManagerCLOptions(pm)))
     return nullptr;
-  if (toPrimitives)
+  if (upTo >= Stage::Primitives)
     pm.addPass(tfm::createTfmDecompose());
+  if (upTo >= Stage::Fused)
+    pm.addPass(tfm::createTfmFuse());
   if (failed(pm.run(*module)))
     return nullptr;
   return module;
@@ -184,11 +221,28 @@ int emitStage() {
     out->os() << printSpec(*spec);
   } else {
     mlir::MLIRContext context;
-    auto module = buildIR(context, *spec, emit == Stage::Primitives);
+    auto module = buildIR(context, *spec, emit);
     if (!module)
       return 1;
-    module->print(out->os());
-    out->os() << "\n";
+    if (emit <= Stage::Fused) {
+      module->print(out->os());
+      out->os() << "\n";
+    } else {
+      Plan plan;
+      if (!buildPlan(*module, plan, error))
+        return fail(error);
+      if (emit == Stage::Plan) {
+        out->os() << printPlan(plan);
+      } else {
+        std::string text;
+        const char *what = emit == Stage::Halide ? "stmt"
+                           : emit == Stage::LLVM ? "llvm"
+                                                 : "asm";
+        if (!kernelTexts(plan, target, what, text, error))
+          return fail(error);
+        out->os() << text;
+      }
+    }
   }
   out->keep();
   return 0;
@@ -249,13 +303,124 @@ bool writeRawF32(const std::string &path, const RefTensor &t,
   return true;
 }
 
+/// Builds the fused IR and the plan of `spec`.
+bool planModel(mlir::MLIRContext &context, const ModelSpec &spec, Plan &plan) {
+  auto module = buildIR(context, spec, Stage::Fused);
+  if (!module)
+    return false;
+  std::string error;
+  if (!buildPlan(*module, plan, error)) {
+    fail(error);
+    return false;
+  }
+  return true;
+}
+
+int compileCommand() {
+  std::optional<ModelSpec> spec = loadSpec();
+  if (!spec)
+    return 1;
+  if (outputPath.empty())
+    return fail("compile: -o <output> is required (an executable, or a "
+                "directory with --library)");
+  mlir::MLIRContext context;
+  Plan plan;
+  if (!planModel(context, *spec, plan))
+    return 1;
+  CompileRequest request;
+  request.target = target;
+  request.output = outputPath;
+  request.library = library;
+  request.keepTemps = keepTemps;
+  std::string error;
+  if (!compileModel(plan, printSpec(*spec), request, error))
+    return fail(error);
+  return 0;
+}
+
+/// FNV-1a: a stable key for the compile cache.
+uint64_t fnv1a(const std::string &text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+/// This tfc binary's size and modification time: a rebuilt tfc (new kernel
+/// schedules, a new runtime) never reuses an older tfc's cached builds.
+std::string buildIdentity() {
+  llvm::sys::fs::file_status st;
+  if (llvm::sys::fs::status("/proc/self/exe", st))
+    return "unknown";
+  return std::to_string(st.getSize()) + ":" +
+         std::to_string(st.getLastModificationTime().time_since_epoch().count());
+}
+
+/// `tfc run` without --reference: compile into the cache (keyed by the
+/// validated spec, the target and this tfc build), then run the executable.
+int runCompiled(const ModelSpec &spec) {
+  if (weightsPath.empty())
+    return fail("run: --weights <file.safetensors> is required");
+  if (tokensText.empty())
+    return fail("run: --tokens \"…\" is required");
+  std::string resolved, error;
+  if (!resolveTarget(target, resolved, error))
+    return fail(error);
+  const char *home = std::getenv("HOME");
+  std::string root = std::getenv("TFC_CACHE_DIR")    ? std::getenv("TFC_CACHE_DIR")
+                     : std::getenv("XDG_CACHE_HOME") ? std::string(std::getenv("XDG_CACHE_HOME")) + "/tfc"
+                     : home ? std::string(home) + "/.cache/tfc"
+                            : std::string("/tmp/tfc-cache");
+  std::string specText = printSpec(spec);
+  char key[32];
+  std::snprintf(key, sizeof key, "%016llx",
+                static_cast<unsigned long long>(fnv1a(
+                    specText + "\n" + resolved + "\n" + buildIdentity())));
+  std::string dir = root + "/" + key;
+  std::string exe = dir + "/" + cIdentifier(spec.name);
+  if (llvm::sys::fs::can_execute(exe)) {
+    llvm::errs() << "tfc: using the cached build " << exe << "\n";
+  } else {
+    if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+      return fail(dir + ": " + ec.message());
+    mlir::MLIRContext context;
+    Plan plan;
+    if (!planModel(context, spec, plan))
+      return 1;
+    CompileRequest request;
+    request.target = resolved;
+    request.output = exe;
+    if (!compileModel(plan, specText, request, error))
+      return fail(error);
+  }
+  std::vector<std::string> args = {exe, "--weights", weightsPath, "--tokens",
+                                   tokensText};
+  if (!dumpLogits.empty())
+    args.insert(args.end(), {"--dump-logits", dumpLogits});
+  if (threads)
+    args.insert(args.end(), {"--threads", std::to_string(threads)});
+  if (bench)
+    args.push_back("--bench");
+  if (profile)
+    args.push_back("--profile");
+  std::vector<char *> argv;
+  for (std::string &a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  llvm::outs().flush();
+  llvm::errs().flush();
+  execv(exe.c_str(), argv.data());
+  return fail("cannot run " + exe + ": " + std::strerror(errno));
+}
+
 int runCommand() {
   std::optional<ModelSpec> spec = loadSpec();
   if (!spec)
     return 1;
   if (!reference)
-    return fail("run: compiled execution is not built yet; pass --reference "
-                "to run the reference interpreter");
+    return runCompiled(*spec);
   if (weightsPath.empty())
     return fail("run: --weights <file.safetensors> is required");
 
@@ -332,7 +497,7 @@ int runCommand() {
     return fail(error);
 
   mlir::MLIRContext context;
-  auto module = buildIR(context, *spec, decomposed);
+  auto module = buildIR(context, *spec, referenceIR);
   if (!module)
     return 1;
   RefTensor output;
@@ -368,6 +533,7 @@ int main(int argc, char **argv) {
 
   std::string command;
   if (argc > 1 && (std::string(argv[1]) == "run" ||
+                   std::string(argv[1]) == "compile" ||
                    std::string(argv[1]) == "init-weights")) {
     command = argv[1];
     // Drop the subcommand so that the options parse as usual.
@@ -375,19 +541,48 @@ int main(int argc, char **argv) {
       argv[i] = argv[i + 1];
     --argc;
   }
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    std::string value;
+    int drop = 0;
+    if (a == "--threads" && i + 1 < argc) {
+      value = argv[i + 1];
+      drop = 2;
+    } else if (a.rfind("--threads=", 0) == 0) {
+      value = a.substr(10);
+      drop = 1;
+    }
+    if (!drop)
+      continue;
+    char *end = nullptr;
+    unsigned long n = std::strtoul(value.c_str(), &end, 10);
+    if (value.empty() || *end || n > 4096)
+      return fail("--threads: expected a count from 0 (all cores) to 4096, "
+                  "found '" + value + "'");
+    threads = static_cast<unsigned>(n);
+    for (int j = i; j + drop <= argc; ++j)
+      argv[j] = argv[j + drop];
+    argc -= drop;
+    --i;
+  }
   cl::SetVersionPrinter(
       [](llvm::raw_ostream &os) { os << "tfc (transformer compiler) 0.1\n"; });
   cl::ParseCommandLineOptions(
       argc, argv,
       "tfc: a compiler for transformer models\n\n"
-      "  tfc --emit=spec|tfm|primitives SPEC.yaml [-o FILE]\n"
+      "  tfc --emit=spec|tfm|primitives|fused|plan|halide|llvm|asm SPEC.yaml "
+      "[-o FILE]\n"
+      "  tfc compile SPEC.yaml [--target cpu|cpu:<halide-target>] -o OUT "
+      "[--library]\n"
       "  tfc init-weights SPEC.yaml -o W.safetensors [--seed S] "
       "[--layout L]\n"
-      "  tfc run SPEC.yaml --weights W --tokens \"1 2 3\" --reference "
-      "[--dump-logits OUT.bin]\n");
+      "  tfc run SPEC.yaml --weights W --tokens \"1 2 3\" [--reference] "
+      "[--dump-logits OUT.bin] [--bench] [--profile]\n");
   if (command == "init-weights")
     return initWeightsCommand();
   if (command == "run")
     return runCommand();
+  if (command == "compile")
+    return compileCommand();
   return emitStage();
 }

@@ -105,6 +105,27 @@ RefTensor Evaluator::mlp(tfm::MLPOp op) {
 bool Evaluator::eval(Operation *op, std::string &error) {
   if (isa<func::ReturnOp>(op))
     return true;
+  if (auto kernel = dyn_cast<tfm::KernelOp>(op)) {
+    // A fused kernel runs its body: the primitive ops it groups.
+    Block &body = kernel.getBody().front();
+    for (auto [arg, in] : llvm::zip(body.getArguments(), kernel.getInputs())) {
+      RefTensor copy = get(in); // the map may grow while inserting
+      values[arg] = std::move(copy);
+    }
+    for (Operation &inner : body) {
+      if (auto yield = dyn_cast<tfm::YieldOp>(inner)) {
+        for (auto [res, val] : llvm::zip(kernel.getResults(), yield.getValues())) {
+          RefTensor copy = get(val);
+          values[res] = std::move(copy);
+        }
+        return true;
+      }
+      if (!eval(&inner, error))
+        return false;
+    }
+    error = "kernel " + kernel.getSymbol().str() + " has no yield";
+    return false;
+  }
   RefTensor result;
   bool ok = true;
   llvm::TypeSwitch<Operation *>(op)

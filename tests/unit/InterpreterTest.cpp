@@ -59,14 +59,16 @@ std::vector<RefTensor> inputsFor(const ModelSpec &spec) {
 }
 
 struct Runner {
-  explicit Runner(const ModelSpec &spec, bool decompose) {
+  /// stage 0: model-level IR; 1: after tfm-decompose; 2: after tfm-fuse.
+  explicit Runner(const ModelSpec &spec, int stage) {
     module = buildModelIR(context, spec);
     EXPECT_TRUE(succeeded(mlir::verify(*module)));
-    if (decompose) {
-      mlir::PassManager pm(&context);
+    mlir::PassManager pm(&context);
+    if (stage >= 1)
       pm.addPass(tfm::createTfmDecompose());
-      EXPECT_TRUE(succeeded(pm.run(*module)));
-    }
+    if (stage >= 2)
+      pm.addPass(tfm::createTfmFuse());
+    EXPECT_TRUE(succeeded(pm.run(*module)));
   }
   bool run(const std::map<std::string, RefTensor> &weights,
            const std::vector<RefTensor> &inputs, RefTensor &out,
@@ -91,7 +93,7 @@ TEST_P(TinyModel, DecomposedIRComputesTheSameOutput) {
   ModelSpec spec = loadModel(GetParam());
   auto weights = initWeights(spec, 11);
   auto inputs = inputsFor(spec);
-  Runner modelLevel(spec, false), primitive(spec, true);
+  Runner modelLevel(spec, 0), primitive(spec, 1);
   RefTensor a, b;
   std::string error;
   ASSERT_TRUE(modelLevel.run(weights, inputs, a, error)) << error;
@@ -109,8 +111,32 @@ TEST_P(TinyModel, DecomposedIRComputesTheSameOutput) {
 
 INSTANTIATE_TEST_SUITE_P(Models, TinyModel,
                          ::testing::Values("tiny-decoder", "tiny-llama",
+                                           "tiny-postnorm", "tiny-sinusoidal",
                                            "tiny-encoder", "tiny-vit",
                                            "tiny-encdec"));
+
+class FusedDecoder : public ::testing::TestWithParam<const char *> {};
+
+// The fused IR (tfm.kernel bodies) computes what the model-level IR does.
+TEST_P(FusedDecoder, KernelsComputeTheSameOutput) {
+  ModelSpec spec = loadModel(GetParam());
+  auto weights = initWeights(spec, 13);
+  auto inputs = inputsFor(spec);
+  Runner modelLevel(spec, 0), fused(spec, 2);
+  int kernels = 0;
+  fused.module->walk([&](tfm::KernelOp) { ++kernels; });
+  EXPECT_EQ(kernels, 2 + 5 * spec.dims.nLayers); // embed, 5 per block, head
+  RefTensor a, b;
+  std::string error;
+  ASSERT_TRUE(modelLevel.run(weights, inputs, a, error)) << error;
+  ASSERT_TRUE(fused.run(weights, inputs, b, error)) << error;
+  ASSERT_EQ(a.shape, b.shape);
+  EXPECT_LT(maxRelativeDifference(a, b), 1e-12);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, FusedDecoder,
+                         ::testing::Values("tiny-decoder", "tiny-llama",
+                                           "tiny-postnorm", "tiny-sinusoidal"));
 
 /// Row i of the output for tokens `t` with token `changeAt` replaced.
 RefTensor runTokens(Runner &r, const std::map<std::string, RefTensor> &w,
@@ -125,7 +151,7 @@ TEST(Interpreter, CausalDecoderIgnoresLaterTokens) {
   for (const char *name : {"tiny-decoder", "tiny-llama"}) {
     ModelSpec spec = loadModel(name);
     auto w = initWeights(spec, 3);
-    Runner r(spec, false);
+    Runner r(spec, 0);
     RefTensor a = runTokens(r, w, {5, 6, 7, 8});
     RefTensor b = runTokens(r, w, {5, 6, 7, 9});
     int64_t v = a.dim(1);
@@ -141,7 +167,7 @@ TEST(Interpreter, CausalDecoderIgnoresLaterTokens) {
 TEST(Interpreter, EncoderSeesLaterTokens) {
   ModelSpec spec = loadModel("tiny-encoder");
   auto w = initWeights(spec, 3);
-  Runner r(spec, false);
+  Runner r(spec, 0);
   RefTensor out1, out2;
   std::string error;
   ASSERT_TRUE(r.run(w, {ids({5, 6, 7}), ids({0, 0, 0})}, out1, error)) << error;
@@ -154,7 +180,7 @@ TEST(Interpreter, RopeMakesPositionMatter) {
   // gets different outputs only through the rotation.
   ModelSpec spec = loadModel("tiny-llama");
   auto w = initWeights(spec, 5);
-  Runner r(spec, false);
+  Runner r(spec, 0);
   RefTensor out = runTokens(r, w, {9, 9});
   int64_t v = out.dim(1);
   bool differ = false;
@@ -166,14 +192,14 @@ TEST(Interpreter, RopeMakesPositionMatter) {
 TEST(Interpreter, BadInputsAreErrors) {
   ModelSpec spec = loadModel("tiny-decoder");
   auto w = initWeights(spec, 1);
-  Runner r(spec, false);
+  Runner r(spec, 0);
   RefTensor out;
   std::string error;
   EXPECT_FALSE(r.run(w, {ids({1, 64})}, out, error));
   EXPECT_EQ(error, "token id 64 at position 1 is out of range [0, 64)");
-  std::vector<double> many(33, 1.0);
+  std::vector<double> many(65, 1.0);
   EXPECT_FALSE(r.run(w, {ids(many)}, out, error));
-  EXPECT_EQ(error, "tokens: 33 tokens exceed the model's max_seq of 32");
+  EXPECT_EQ(error, "tokens: 65 tokens exceed the model's max_seq of 64");
   EXPECT_FALSE(r.run(w, {}, out, error));
   EXPECT_EQ(error, "expected 1 inputs, found 0");
   auto missing = w;

@@ -331,7 +331,7 @@ TEST(SpecModels, Tiny) {
   EXPECT_EQ(s.head.classes, 10);
   s = model("tiny-decoder");
   EXPECT_EQ(s.dims.dFF, 64);
-  EXPECT_EQ(s.dims.maxSeq, 32);
+  EXPECT_EQ(s.dims.maxSeq, 64);
 }
 
 //===----------------------------------------------------------------------===//
@@ -362,7 +362,7 @@ TEST(SpecPrint, ExactTextAndOrder) {
                                               "  head_dim: 8\n"
                                               "  n_kv_heads: 4\n"
                                               "  d_ff: 64\n"
-                                              "  max_seq: 32\n"
+                                              "  max_seq: 64\n"
                                               "  type_vocab: 0\n"
                                               "block:\n"
                                               "  norm: layernorm\n"

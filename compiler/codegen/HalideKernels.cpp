@@ -1,0 +1,835 @@
+//===- HalideKernels.cpp - Halide pipelines of the fused kernels ---------===//
+//
+// One builder per kernel kind: each writes the algorithm (the math of
+// KernelDesc.h) and then its CPU schedule. Conventions:
+//  - Halide dimension 0 (`c`) is the contiguous feature axis, dimension 1
+//    (`n`) the token axis. N is dynamic (the rows of the call), the model
+//    dimensions are static and declared as buffer bounds, so Halide knows
+//    every extent except N and that dimension 0 is dense.
+//  - Matrix products are register-tiled: an output tile of `cols` columns
+//    (3 vectors) by `rows` rows of accumulators (`prod`, computed at the
+//    tile), the reduction over the input dimension innermost. Column tails
+//    shift inwards (recomputing a few columns is harmless); row tails are
+//    guarded (GuardWithIf), so no row is computed twice and any N >= 1
+//    works. The column tiles are the parallel loop, so N = 1 (decode) still
+//    uses every core.
+//  - Remaining per-call allocations outside tile scratch: the normalised
+//    input of a norm prologue (N x D), the pre-RoPE q/k (N x H*K) and the
+//    RoPE tables (N x K/2 each), the pre-norm rows of a post-norm
+//    ProjResidual (N x D), and attention's transposed keys (M x K per head).
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/HalideKernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+namespace tfc {
+namespace {
+
+using namespace Halide;
+
+/// The largest power of two <= `limit` that divides `extent` (at least 1),
+/// so a vectorised loop over a static extent has no tail.
+int dividingWidth(int64_t extent, int limit) {
+  int w = 1;
+  while (w * 2 <= limit && extent % (w * 2) == 0)
+    w *= 2;
+  return w;
+}
+
+/// The largest power of two <= `limit` and <= `extent`.
+int fittingWidth(int64_t extent, int limit) {
+  int w = 1;
+  while (w * 2 <= limit && w * 2 <= extent)
+    w *= 2;
+  return w;
+}
+
+class KernelBuilder {
+public:
+  KernelBuilder(const KernelDesc &desc, const Target &target)
+      : d(desc), t(target) {
+    vec = std::max(1, t.natural_vector_size<float>());
+    // Accumulator rows of the matrix-product tile: 3 vectors x rows must
+    // leave registers for the loads (32 vector registers on AVX-512 and
+    // NEON, 16 on AVX2 and SSE).
+    bool manyRegs = t.has_feature(Target::AVX512) || t.arch == Target::ARM;
+    tileRows = manyRegs ? 8 : 4;
+    estimateN = d.maxSeq > 0 ? static_cast<int>(d.maxSeq) : 512;
+  }
+
+  /// Checks that the dimensions the kind uses are set and consistent.
+  std::string check() const;
+  BuiltKernel build();
+
+private:
+  const KernelDesc &d;
+  Target t;
+  int vec;
+  int tileRows;
+  int estimateN;
+  std::vector<ImageParam> inputs;
+  Var c{"c"}, n{"n"};
+
+  // --- Arguments ----------------------------------------------------------
+  /// [N, width] rows (N dynamic, rows start at 0, dense).
+  ImageParam rowsParam(const std::string &name, int64_t width) {
+    ImageParam p(Float(32), 2, name);
+    p.dim(0).set_bounds(0, static_cast<int>(width)).set_stride(1);
+    p.dim(1).set_min(0).set_stride(static_cast<int>(width));
+    p.dim(1).set_estimate(0, estimateN);
+    inputs.push_back(p);
+    return p;
+  }
+  /// A weight [rows, cols] (Halide: cols x rows), fully static.
+  ImageParam matrixParam(const std::string &name, int64_t rows, int64_t cols) {
+    ImageParam p(Float(32), 2, name);
+    p.dim(0).set_bounds(0, static_cast<int>(cols)).set_stride(1);
+    p.dim(1).set_bounds(0, static_cast<int>(rows))
+        .set_stride(static_cast<int>(cols));
+    inputs.push_back(p);
+    return p;
+  }
+  ImageParam vectorParam(const std::string &name, int64_t len) {
+    ImageParam p(Float(32), 1, name);
+    p.dim(0).set_bounds(0, static_cast<int>(len)).set_stride(1);
+    inputs.push_back(p);
+    return p;
+  }
+  void constrainOutput(Func f, int64_t width) {
+    f.output_buffer().dim(0).set_bounds(0, static_cast<int>(width))
+        .set_stride(1);
+    f.output_buffer().dim(1).set_min(0).set_stride(static_cast<int>(width));
+    f.set_estimates({{0, static_cast<int>(width)}, {0, estimateN}});
+  }
+
+  // --- Algorithm pieces ---------------------------------------------------
+  Func wrap(ImageParam p, const std::string &name) {
+    Func f(name);
+    f(c, n) = p(c, n);
+    return f;
+  }
+  /// norm(x) over the `width` features of each row, times gamma (+ beta).
+  /// Stats are computed per row at y's row loop; y's own schedule is the
+  /// caller's.
+  Func normRows(Func x, int64_t width, ImageParam gamma,
+                std::optional<ImageParam> beta, const std::string &name);
+  /// prod(c, n) = init(c, n) + sum_k a(k, n) * w(c, k); with `transposed`,
+  /// w is [cols, in] and used as its transpose (Halide w(k, c)).
+  Func product(const std::string &name, Func a, int64_t in, ImageParam w,
+               Expr init, RDom &r);
+  Expr activation(Expr x) const;
+
+  // --- Schedules ----------------------------------------------------------
+  /// Register-tiles `out` (outCols columns) over the products it consumes.
+  void tileProducts(Func out, int64_t outCols,
+                    const std::vector<std::pair<Func, RDom>> &prods);
+  /// Row-wise schedule of a pointwise or row-normalising stage.
+  void rowwise(Func f, int64_t width) {
+    int v = fittingWidth(width, vec);
+    f.parallel(n);
+    if (v > 1)
+      f.vectorize(c, v);
+  }
+  void scheduleNormPrologue(Func xn, int64_t width) {
+    xn.compute_root();
+    rowwise(xn, width);
+  }
+
+  BuiltKernel finish(std::vector<Func> outs) {
+    BuiltKernel k{Pipeline(outs), {}, inputs, outs};
+    for (const ImageParam &p : inputs)
+      k.arguments.push_back(p);
+    return k;
+  }
+
+  BuiltKernel embed();
+  BuiltKernel qkv();
+  BuiltKernel attention();
+  BuiltKernel projResidual();
+  BuiltKernel mlpUp();
+  BuiltKernel head();
+
+  /// gamma and beta parameters of a norm prologue/epilogue, in order.
+  void normParams(std::optional<ImageParam> &gamma,
+                  std::optional<ImageParam> &beta, int64_t width) {
+    if (d.norm == KernelNorm::None)
+      return;
+    gamma = vectorParam("gamma", width);
+    if (d.norm == KernelNorm::Layer)
+      beta = vectorParam("beta", width);
+  }
+};
+
+std::string KernelBuilder::check() const {
+  auto positive = [&](const char *what, int64_t v) -> std::string {
+    if (v > 0 && v <= (int64_t(1) << 30))
+      return "";
+    return std::string(toString(d.kind)) + " kernel: " + what +
+           " must be in [1, 2^30], found " + std::to_string(v);
+  };
+  std::string e;
+  auto need = [&](const char *what, int64_t v) {
+    if (e.empty())
+      e = positive(what, v);
+  };
+  switch (d.kind) {
+  case KernelKind::Embed:
+    need("vocab", d.vocab);
+    need("d", d.d);
+    if (d.positions == PositionKind::Learned)
+      need("maxSeq", d.maxSeq);
+    break;
+  case KernelKind::QKV:
+  case KernelKind::Attention:
+    if (d.kind == KernelKind::QKV)
+      need("d", d.d);
+    need("heads", d.heads);
+    need("kvHeads", d.kvHeads);
+    need("headDim", d.headDim);
+    if (e.empty() && d.heads % d.kvHeads != 0)
+      e = std::string(toString(d.kind)) + " kernel: heads (" +
+          std::to_string(d.heads) + ") must be a multiple of kvHeads (" +
+          std::to_string(d.kvHeads) + ")";
+    if (e.empty() && d.kind == KernelKind::QKV && d.rope && d.headDim % 2)
+      e = "qkv kernel: rope needs an even headDim, found " +
+          std::to_string(d.headDim);
+    break;
+  case KernelKind::ProjResidual:
+    need("in", d.in);
+    need("d", d.d);
+    break;
+  case KernelKind::MLPUp:
+    need("d", d.d);
+    need("dFF", d.dFF);
+    break;
+  case KernelKind::Head:
+    need("d", d.d);
+    need("vocab", d.vocab);
+    break;
+  }
+  if (e.empty() && d.norm != KernelNorm::None && !(d.eps > 0))
+    e = std::string(toString(d.kind)) + " kernel: eps must be > 0, found " +
+        std::to_string(d.eps);
+  return e;
+}
+
+Func KernelBuilder::normRows(Func x, int64_t width, ImageParam gamma,
+                             std::optional<ImageParam> beta,
+                             const std::string &name) {
+  RDom r(0, static_cast<int>(width), name + "_r");
+  float invWidth = 1.0f / static_cast<float>(width);
+  float eps = static_cast<float>(d.eps);
+  Func y(name), sum(name + "_sum"), mean(name + "_mean"), rstd(name + "_rstd");
+  Func sq(name + "_sq");
+  std::vector<Func> sums;
+  if (d.norm == KernelNorm::Layer) {
+    sum(n) = 0.0f;
+    sum(n) += x(r, n);
+    mean(n) = sum(n) * invWidth;
+    // Two passes (mean, then the mean of squared deviations): the biased
+    // variance without the cancellation of E[x^2] - E[x]^2.
+    sq(n) = 0.0f;
+    sq(n) += (x(r, n) - mean(n)) * (x(r, n) - mean(n));
+    rstd(n) = 1.0f / Halide::sqrt(sq(n) * invWidth + eps);
+    y(c, n) = (x(c, n) - mean(n)) * rstd(n) * gamma(c) + (*beta)(c);
+    sums = {sum, sq};
+    mean.compute_at(y, n);
+  } else {
+    sq(n) = 0.0f;
+    sq(n) += x(r, n) * x(r, n);
+    rstd(n) = 1.0f / Halide::sqrt(sq(n) * invWidth + eps);
+    y(c, n) = x(c, n) * rstd(n) * gamma(c);
+    sums = {sq};
+  }
+  rstd.compute_at(y, n);
+  // Vectorised sums: each lane sums a strided slice, then the lanes add up.
+  int v = dividingWidth(width, vec);
+  for (Func s : sums) {
+    s.compute_at(y, n);
+    if (v > 1) {
+      RVar ro("ro"), ri("ri");
+      Var u("u");
+      Func lanes = s.update().split(r.x, ro, ri, v).rfactor(ri, u);
+      lanes.compute_at(y, n).vectorize(u);
+      lanes.update().vectorize(u);
+    }
+  }
+  return y;
+}
+
+Func KernelBuilder::product(const std::string &name, Func a, int64_t in,
+                            ImageParam w, Expr init, RDom &r) {
+  r = RDom(0, static_cast<int>(in), name + "_k");
+  Func prod(name);
+  prod(c, n) = init;
+  prod(c, n) += a(r, n) * w(c, r);
+  return prod;
+}
+
+void KernelBuilder::tileProducts(
+    Func out, int64_t outCols,
+    const std::vector<std::pair<Func, RDom>> &prods) {
+  int v = fittingWidth(outCols, vec);
+  int cols = v * static_cast<int>(std::min<int64_t>(3, outCols / v));
+  Var co("co"), ci("ci"), no("no"), ni("ni");
+  out.split(c, co, ci, cols, TailStrategy::ShiftInwards)
+      .split(n, no, ni, tileRows, TailStrategy::GuardWithIf)
+      .reorder(ci, ni, no, co)
+      .parallel(co);
+  if (v > 1)
+    out.vectorize(ci, v);
+  out.unroll(ci).unroll(ni);
+  for (auto [prod, r] : prods) {
+    prod.compute_at(out, no);
+    if (v > 1)
+      prod.vectorize(c, v);
+    prod.unroll(c).unroll(n);
+    prod.update().reorder(c, n, r.x);
+    if (v > 1)
+      prod.update().vectorize(c, v);
+    prod.update().unroll(c).unroll(n);
+  }
+}
+
+Expr KernelBuilder::activation(Expr x) const {
+  switch (d.activation) {
+  case Activation::ReLU:
+    return max(x, 0.0f);
+  case Activation::GELU:
+    return 0.5f * x * (1.0f + erf(x * static_cast<float>(M_SQRT1_2)));
+  case Activation::GELUTanh: {
+    // tanh(u) = 1 - 2 / (exp(2u) + 1): Halide's float exp vectorises.
+    Expr u = static_cast<float>(std::sqrt(2.0 / M_PI)) *
+             (x + 0.044715f * x * x * x);
+    Expr th = 1.0f - 2.0f / (exp(2.0f * u) + 1.0f);
+    return 0.5f * x * (1.0f + th);
+  }
+  case Activation::SiLU:
+    return x / (1.0f + exp(-x));
+  }
+  return x;
+}
+
+//===----------------------------------------------------------------------===//
+// Kinds
+//===----------------------------------------------------------------------===//
+
+BuiltKernel KernelBuilder::embed() {
+  int64_t V = d.vocab, D = d.d;
+  ImageParam tokens(Int(32), 1, "tokens");
+  tokens.dim(0).set_min(0).set_stride(1).set_estimate(0, estimateN);
+  inputs.push_back(tokens);
+  ImageParam table = matrixParam("tok_embed", V, D);
+  Expr id = clamp(tokens(n), 0, static_cast<int>(V - 1));
+  Func x("x");
+  Expr row = table(c, id);
+  Func freq("inv_freq");
+  if (d.positions == PositionKind::Learned) {
+    ImageParam pos = matrixParam("pos_embed", d.maxSeq, D);
+    row += pos(c, n);
+  } else if (d.positions == PositionKind::Sinusoidal) {
+    // Angles in double: n / 10000^(2i/D) reaches ~1e3 radians, where a
+    // float angle alone would be off by ~6e-5.
+    Var i("i");
+    Expr pair = cast<double>(i - i % 2);
+    freq(i) = Halide::exp(
+        pair * Expr(-std::log(10000.0) / static_cast<double>(D)));
+    Expr angle = cast<double>(n) * freq(c);
+    row += cast<float>(select(c % 2 == 0, Halide::sin(angle),
+                              Halide::cos(angle)));
+  }
+  x(c, n) = row;
+  constrainOutput(x, D);
+
+  rowwise(x, D);
+  if (d.positions == PositionKind::Sinusoidal)
+    freq.compute_root();
+  return finish({x});
+}
+
+BuiltKernel KernelBuilder::qkv() {
+  int64_t D = d.d, H = d.heads, G = d.kvHeads, K = d.headDim;
+  ImageParam x = rowsParam("x", D);
+  std::optional<ImageParam> gamma, beta;
+  normParams(gamma, beta, D);
+  ImageParam wq = matrixParam("wq", D, H * K);
+  ImageParam wk = matrixParam("wk", D, G * K);
+  ImageParam wv = matrixParam("wv", D, G * K);
+  std::optional<ImageParam> bq, bk, bv;
+  if (d.bias) {
+    bq = vectorParam("bq", H * K);
+    bk = vectorParam("bk", G * K);
+    bv = vectorParam("bv", G * K);
+  }
+  Func xn = d.norm == KernelNorm::None ? wrap(x, "xin")
+                                       : normRows(x, D, *gamma, beta, "xn");
+
+  // RoPE tables: angle = n * theta^(-2i/K), in double (see embed()).
+  Var i("i");
+  Func cosT("rope_cos"), sinT("rope_sin");
+  if (d.rope) {
+    Expr invFreq = Halide::exp(
+        cast<double>(i) *
+        Expr(-2.0 * std::log(d.ropeTheta) / static_cast<double>(K)));
+    Expr angle = cast<double>(n) * invFreq;
+    cosT(i, n) = cast<float>(Halide::cos(angle));
+    sinT(i, n) = cast<float>(Halide::sin(angle));
+  }
+
+  struct Part {
+    Func out, pre, prod;
+    RDom r;
+    int64_t width;
+  };
+  auto project = [&](const std::string &name, ImageParam w,
+                     const std::optional<ImageParam> &b, int64_t width,
+                     bool rotate) {
+    Part p;
+    p.width = width;
+    p.prod = product(name + "_prod", xn, D, w, b ? (*b)(c) : Expr(0.0f), p.r);
+    p.out = Func(name);
+    if (!rotate) {
+      p.out(c, n) = p.prod(c, n);
+      return p;
+    }
+    // Rotate-half within each head: feature ii of head base pairs with
+    // base + (ii + K/2) % K; the lower half subtracts, the upper adds.
+    p.pre = Func(name + "_pre");
+    p.pre(c, n) = p.prod(c, n);
+    Expr ii = c % static_cast<int>(K);
+    Expr half = static_cast<int>(K / 2);
+    Expr base = (c / static_cast<int>(K)) * static_cast<int>(K);
+    Expr partner = base + (ii + half) % static_cast<int>(K);
+    Expr j = ii % half;
+    Expr sign = select(ii < half, -1.0f, 1.0f);
+    p.out(c, n) = p.pre(c, n) * cosT(j, n) + sign * p.pre(partner, n) * sinT(j, n);
+    return p;
+  };
+  std::vector<Part> parts = {project("q", wq, bq, H * K, d.rope),
+                             project("k", wk, bk, G * K, d.rope),
+                             project("v", wv, bv, G * K, false)};
+  for (Part &p : parts)
+    constrainOutput(p.out, p.width);
+
+  // Schedule: the norm once per row at root, shared by the three products.
+  if (d.norm != KernelNorm::None)
+    scheduleNormPrologue(xn, D);
+  for (Part &p : parts) {
+    if (p.pre.defined()) {
+      p.pre.compute_root();
+      tileProducts(p.pre, p.width, {{p.prod, p.r}});
+      rowwise(p.out, p.width);
+    } else {
+      tileProducts(p.out, p.width, {{p.prod, p.r}});
+    }
+  }
+  if (d.rope) {
+    cosT.compute_root();
+    sinT.compute_root();
+  }
+  return finish({parts[0].out, parts[1].out, parts[2].out});
+}
+
+BuiltKernel KernelBuilder::attention() {
+  int H = static_cast<int>(d.heads), G = static_cast<int>(d.kvHeads),
+      K = static_cast<int>(d.headDim);
+  int group = H / G;
+  ImageParam q = rowsParam("q", int64_t(H) * K);
+  ImageParam k = rowsParam("k", int64_t(G) * K);
+  ImageParam v = rowsParam("v", int64_t(G) * K);
+  // Queries are the last N of M positions (M = N without a cache).
+  Expr N = q.dim(1).extent(), M = k.dim(1).extent();
+  Expr offset = M - N;
+  float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(K)));
+
+  Var j("j"), i("i"), h("h"), dd("dd");
+  auto keys = [&](const std::string &name) {
+    RDom r(0, M, name);
+    if (d.causal)
+      r.where(r.x <= i + offset);
+    return r;
+  };
+  // Keys transposed per head so that scores vectorise over keys.
+  Func kT("k_t");
+  kT(j, dd, h) = k(dd + (h / group) * K, j);
+  RDom rd(0, K, "rd");
+  Func s("scores");
+  s(j, i, h) = 0.0f;
+  s(j, i, h) += kT(j, rd, h) * q(rd + h * K, i);
+  RDom rm = keys("rm");
+  Func mx("row_max");
+  mx(i, h) = Float(32).min();
+  mx(i, h) = max(mx(i, h), s(rm, i, h));
+  Func e("probs");
+  e(j, i, h) = exp((s(j, i, h) - mx(i, h)) * scale);
+  RDom rl = keys("rl");
+  Func l("row_sum");
+  l(i, h) = 0.0f;
+  l(i, h) += e(rl, i, h);
+  RDom ra = keys("ra");
+  Func acc("acc");
+  acc(dd, i, h) = 0.0f;
+  acc(dd, i, h) += e(ra, i, h) * v(dd + (h / group) * K, ra);
+  Func o("o");
+  Expr head = c / K, lsum = l(n, head);
+  o(c, n) = select(lsum > 0.0f, acc(c % K, n, head) / lsum, 0.0f);
+  constrainOutput(o, int64_t(H) * K);
+
+  // Schedule: heads in parallel; per head a tile of query rows holds its
+  // scores over the keys it sees (tile x M floats, never N x M).
+  int dv = dividingWidth(K, vec);
+  int accVecs = K / dv;
+  int tq = std::max(1, std::min(8, 24 / accVecs));
+  Var hc("hc"), dc("dc"), no("no"), ni("ni");
+  o.split(c, hc, dc, K)
+      .split(n, no, ni, tq, TailStrategy::GuardWithIf)
+      .reorder(dc, ni, no, hc)
+      .parallel(hc);
+  if (dv > 1)
+    o.vectorize(dc, dv);
+  kT.compute_at(o, hc).vectorize(j, vec, TailStrategy::GuardWithIf);
+  s.compute_at(o, no).vectorize(j, vec, TailStrategy::GuardWithIf);
+  // The causal bound makes the row extent of a tile symbolic: split it by
+  // the tile height so the unrolled loop has a constant extent.
+  Var jo("jo"), ji("ji"), io("io"), ii("ii");
+  s.update()
+      .split(j, jo, ji, 2 * vec, TailStrategy::GuardWithIf)
+      .split(i, io, ii, tq, TailStrategy::GuardWithIf)
+      .reorder(ji, ii, rd, jo, io)
+      .vectorize(ji, vec)
+      .unroll(ii);
+  mx.compute_at(o, no);
+  e.compute_at(o, no).vectorize(j, vec, TailStrategy::GuardWithIf);
+  l.compute_at(o, no);
+  acc.compute_at(o, no);
+  acc.update()
+      .split(i, io, ii, tq, TailStrategy::GuardWithIf)
+      .reorder(dd, ii, ra.x, io);
+  if (dv > 1) {
+    acc.vectorize(dd, dv);
+    acc.update().vectorize(dd, dv);
+  }
+  acc.update().unroll(dd).unroll(ii);
+  return finish({o});
+}
+
+BuiltKernel KernelBuilder::projResidual() {
+  int64_t In = d.in, D = d.d;
+  ImageParam a = rowsParam("a", In);
+  ImageParam w = matrixParam("w", In, D);
+  std::optional<ImageParam> b;
+  if (d.bias)
+    b = vectorParam("b", D);
+  ImageParam r = rowsParam("r", D);
+  std::optional<ImageParam> gamma, beta;
+  normParams(gamma, beta, D);
+  Expr init = r(c, n);
+  if (b)
+    init += (*b)(c);
+  RDom rk;
+  Func prod = product("prod", wrap(a, "ain"), In, w, init, rk);
+  Func y("y");
+  if (d.norm == KernelNorm::None) {
+    y(c, n) = prod(c, n);
+    constrainOutput(y, D);
+    tileProducts(y, D, {{prod, rk}});
+    return finish({y});
+  }
+  // Post-norm: a row must be complete before it is normalised.
+  Func pre("y_pre");
+  pre(c, n) = prod(c, n);
+  y = normRows(pre, D, *gamma, beta, "y");
+  constrainOutput(y, D);
+  pre.compute_root();
+  tileProducts(pre, D, {{prod, rk}});
+  rowwise(y, D);
+  return finish({y});
+}
+
+BuiltKernel KernelBuilder::mlpUp() {
+  int64_t D = d.d, F = d.dFF;
+  ImageParam x = rowsParam("x", D);
+  std::optional<ImageParam> gamma, beta;
+  normParams(gamma, beta, D);
+  ImageParam w1 = matrixParam("w1", D, F);
+  std::optional<ImageParam> b1, b3, w3;
+  if (d.bias)
+    b1 = vectorParam("b1", F);
+  if (d.gated) {
+    w3 = matrixParam("w3", D, F);
+    if (d.bias)
+      b3 = vectorParam("b3", F);
+  }
+  Func xn = d.norm == KernelNorm::None ? wrap(x, "xin")
+                                       : normRows(x, D, *gamma, beta, "xn");
+  RDom r1, r3;
+  Func p1 = product("up", xn, D, w1, b1 ? (*b1)(c) : Expr(0.0f), r1);
+  Func p3;
+  Expr value = activation(p1(c, n));
+  if (d.gated) {
+    p3 = product("gate", xn, D, *w3, b3 ? (*b3)(c) : Expr(0.0f), r3);
+    value = value * p3(c, n);
+  }
+  Func h("h");
+  h(c, n) = value;
+  constrainOutput(h, F);
+
+  if (d.norm != KernelNorm::None)
+    scheduleNormPrologue(xn, D);
+  std::vector<std::pair<Func, RDom>> prods = {{p1, r1}};
+  if (d.gated)
+    prods.push_back({p3, r3});
+  tileProducts(h, F, prods);
+  return finish({h});
+}
+
+BuiltKernel KernelBuilder::head() {
+  int64_t D = d.d, V = d.vocab;
+  ImageParam x = rowsParam("x", D);
+  std::optional<ImageParam> gamma, beta;
+  normParams(gamma, beta, D);
+  Func xn = d.norm == KernelNorm::None ? wrap(x, "xin")
+                                       : normRows(x, D, *gamma, beta, "xn");
+  Func logits("logits");
+  if (!d.tied) {
+    ImageParam w = matrixParam("w", D, V);
+    RDom r;
+    Func prod = product("prod", xn, D, w, Expr(0.0f), r);
+    logits(c, n) = prod(c, n);
+    constrainOutput(logits, V);
+    if (d.norm != KernelNorm::None)
+      scheduleNormPrologue(xn, D);
+    tileProducts(logits, V, {{prod, r}});
+    return finish({logits});
+  }
+  // Tied: w is the token embedding [V, D]; each logit is a dot product of
+  // two contiguous rows. Lanes accumulate strided slices (partial), then add
+  // up, so both operands load as dense vectors.
+  ImageParam w = matrixParam("w", V, D);
+  int lanes = dividingWidth(D, vec);
+  Var u("u");
+  RDom r(0, static_cast<int>(D / lanes), "r");
+  Func partial("partial");
+  partial(u, c, n) = 0.0f;
+  partial(u, c, n) += xn(r * lanes + u, n) * w(r * lanes + u, c);
+  RDom ru(0, lanes, "ru");
+  Func sum("dot");
+  sum(c, n) = 0.0f;
+  sum(c, n) += partial(ru, c, n);
+  logits(c, n) = sum(c, n);
+  constrainOutput(logits, V);
+
+  if (d.norm != KernelNorm::None)
+    scheduleNormPrologue(xn, D);
+  int tc = static_cast<int>(std::min<int64_t>(6, V)), tn = 4;
+  Var co("co"), ci("ci"), no("no"), ni("ni");
+  logits.split(c, co, ci, tc, TailStrategy::ShiftInwards)
+      .split(n, no, ni, tn, TailStrategy::GuardWithIf)
+      .reorder(ci, ni, no, co)
+      .parallel(co);
+  sum.compute_at(logits, no);
+  partial.compute_at(logits, no).unroll(c).unroll(n);
+  partial.update().reorder(u, c, n, r.x).unroll(c).unroll(n);
+  if (lanes > 1) {
+    partial.vectorize(u);
+    partial.update().vectorize(u);
+  }
+  return finish({logits});
+}
+
+BuiltKernel KernelBuilder::build() {
+  switch (d.kind) {
+  case KernelKind::Embed: return embed();
+  case KernelKind::QKV: return qkv();
+  case KernelKind::Attention: return attention();
+  case KernelKind::ProjResidual: return projResidual();
+  case KernelKind::MLPUp: return mlpUp();
+  case KernelKind::Head: return head();
+  }
+  return embed();
+}
+
+/// Runs `body`, turning Halide's exceptions into `error` with `context`.
+template <typename F>
+bool guarded(const std::string &context, std::string &error, F &&body) {
+  try {
+    body();
+    return true;
+  } catch (const Halide::Error &e) {
+    error = context + ": Halide error: " + e.what();
+  } catch (const std::exception &e) {
+    error = context + ": " + e.what();
+  }
+  // Halide messages end with a newline; the project's are one line.
+  while (!error.empty() && (error.back() == '\n' || error.back() == ' '))
+    error.pop_back();
+  for (char &ch : error)
+    if (ch == '\n')
+      ch = ' ';
+  return false;
+}
+
+std::optional<Module> kernelModule(const KernelDesc &desc,
+                                   const Target &target, std::string &error) {
+  std::optional<BuiltKernel> k = buildKernel(desc, target, error);
+  if (!k)
+    return std::nullopt;
+  std::optional<Module> m;
+  if (!guarded("kernel " + desc.symbol(), error, [&] {
+        m = k->pipeline.compile_to_module(k->arguments, desc.symbol(), target);
+      }))
+    return std::nullopt;
+  return m;
+}
+
+/// A scratch directory for Halide's file-only outputs, removed on scope exit.
+class ScratchDir {
+public:
+  ScratchDir() {
+    const char *tmp = std::getenv("TMPDIR");
+    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/tfc-hk-XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    if (mkdtemp(buf.data()))
+      path = buf.data();
+  }
+  ~ScratchDir() {
+    for (const std::string &f : files)
+      std::remove(f.c_str());
+    if (!path.empty())
+      rmdir(path.c_str());
+  }
+  std::string file(const std::string &name) {
+    files.push_back(path + "/" + name);
+    return files.back();
+  }
+  std::string path;
+
+private:
+  std::vector<std::string> files;
+};
+
+} // namespace
+
+std::optional<Target> parseKernelTarget(const std::string &text,
+                                        std::string &error) {
+  Target target;
+  if (text == "host" || text == "cpu") {
+    target = get_host_target();
+  } else if (Target::validate_target_string(text)) {
+    target = Target(text);
+  } else {
+    error = "kernel target '" + text +
+            "' is not a Halide target string (expected 'host', 'cpu' or e.g. "
+            "'x86-64-linux-avx2', 'arm-64-linux')";
+    return std::nullopt;
+  }
+  if (target.has_gpu_feature()) {
+    error = "kernel target '" + text +
+            "' has a GPU feature; only CPU schedules exist so far";
+    return std::nullopt;
+  }
+  return target.with_feature(Target::NoRuntime);
+}
+
+std::optional<BuiltKernel> buildKernel(const KernelDesc &desc,
+                                       const Target &target,
+                                       std::string &error) {
+  KernelBuilder builder(desc, target);
+  std::string bad = builder.check();
+  if (!bad.empty()) {
+    error = "kernel " + desc.symbol() + ": " + bad;
+    return std::nullopt;
+  }
+  std::optional<BuiltKernel> k;
+  if (!guarded("kernel " + desc.symbol(), error,
+               [&] { k = builder.build(); }))
+    return std::nullopt;
+  return k;
+}
+
+bool compileKernelObject(const KernelDesc &desc, const Target &target,
+                         const std::string &objectPath, std::string &error) {
+  return compileKernelsObject({desc}, target, objectPath, error);
+}
+
+bool compileKernelsObject(const std::vector<KernelDesc> &descs,
+                          const Target &target, const std::string &objectPath,
+                          std::string &error) {
+  if (descs.empty()) {
+    error = objectPath + ": no kernels to compile";
+    return false;
+  }
+  std::vector<Module> modules;
+  std::set<std::string> seen;
+  for (const KernelDesc &desc : descs) {
+    if (!seen.insert(desc.symbol()).second)
+      continue;
+    std::optional<Module> m = kernelModule(desc, target, error);
+    if (!m)
+      return false;
+    modules.push_back(*m);
+  }
+  return guarded(objectPath, error, [&] {
+    Module all = modules.size() == 1 ? modules[0]
+                                     : link_modules("tfc_kernels", modules);
+    all.compile({{OutputFileType::object, objectPath}});
+  });
+}
+
+bool compileHalideRuntime(const Target &target, const std::string &objectPath,
+                          std::string &error) {
+  return guarded(objectPath, error, [&] {
+    compile_standalone_runtime(objectPath,
+                               target.without_feature(Target::NoRuntime));
+  });
+}
+
+bool kernelText(const KernelDesc &desc, const Target &target,
+                const std::string &what, std::string &text,
+                std::string &error) {
+  OutputFileType type;
+  if (what == "stmt")
+    type = OutputFileType::stmt;
+  else if (what == "llvm")
+    type = OutputFileType::llvm_assembly;
+  else if (what == "asm")
+    type = OutputFileType::assembly;
+  else {
+    error = "kernel text kind '" + what +
+            "' is unknown (expected stmt, llvm or asm)";
+    return false;
+  }
+  std::optional<Module> m = kernelModule(desc, target, error);
+  if (!m)
+    return false;
+  ScratchDir dir;
+  if (dir.path.empty()) {
+    error = "kernel " + desc.symbol() + ": cannot create a scratch directory";
+    return false;
+  }
+  std::string file = dir.file(desc.symbol() + "." + what);
+  if (!guarded("kernel " + desc.symbol(), error,
+               [&] { m->compile({{type, file}}); }))
+    return false;
+  std::ifstream in(file);
+  if (!in) {
+    error = "kernel " + desc.symbol() + ": Halide wrote no " + what +
+            " output to " + file;
+    return false;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  text = ss.str();
+  return true;
+}
+
+} // namespace tfc

@@ -1,0 +1,99 @@
+//===- KernelDesc.h - What one fused kernel computes -------------*- C++ -*-===//
+//
+// The fusion pass groups primitive ops into kernels of a few kinds; each
+// group is described by a KernelDesc, from which the Halide generator builds
+// the kernel's algorithm and schedule. Kernels with equal descriptors are
+// generated once and shared by every layer.
+//
+// Tensors are row-major, a token a row: "[N, D]" means N rows of D floats,
+// D contiguous (Halide dimension 0 is D, dimension 1 is N). N is the
+// sequence length of the call (dynamic). All tensors are f32.
+//
+// Argument order of each kind (inputs, then outputs; [..] only when the
+// flag is set). This order is the order of the Halide pipeline's arguments
+// and of the plan's argument lists.
+//
+// Embed
+//   tokens: int32 [N]; tok_embed [V, D]; [pos_embed [P, D] if positions ==
+//   Learned]  ->  x [N, D]
+//   x[n] = tok_embed[tokens[n]] (+ pos_embed[n] | + sinusoidal(n)).
+//   Token ids are validated by the runtime; the kernel clamps them.
+//
+// QKV (norm + Q/K/V projections + bias + RoPE)
+//   x [N, D]; [gamma [D] if norm != None]; [beta [D] if norm == Layer];
+//   wq [D, H*K]; wk [D, Hkv*K]; wv [D, Hkv*K];
+//   [bq [H*K]; bk [Hkv*K]; bv [Hkv*K] if bias]
+//   ->  q [N, H*K]; k [N, Hkv*K]; v [N, Hkv*K]
+//   xn = norm(x); q = xn wq + bq; k = xn wk + bk; v = xn wv + bv; with rope,
+//   q and k are rotated per head (rotate-half: pair i with i + K/2, angle
+//   n * theta^(-2i/K)).
+//
+// Attention (the core: never materialises the N x N scores)
+//   q [N, H*K]; k [N, Hkv*K]; v [N, Hkv*K]  ->  o [N, H*K]
+//   per head h (kv head g = h / (H/Hkv)): o_h = softmax(q_h k_g^T / sqrt(K)
+//   [causal mask: key j <= query i]) v_g.
+//
+// ProjResidual (projection + bias + residual, optional post-norm)
+//   a [N, In]; w [In, D]; [b [D] if bias]; r [N, D];
+//   [gamma [D]; [beta [D] if norm == Layer] if norm != None]
+//   ->  y [N, D]
+//   y = r + a w + b, then y = norm(y) when norm != None (post-norm blocks).
+//
+// MLPUp (norm + up projection + bias + activation, optional gate)
+//   x [N, D]; [gamma; [beta]]; w1 [D, F]; [b1 [F] if bias];
+//   [w3 [D, F]; [b3 [F] if bias] if gated]  ->  h [N, F]
+//   h = act(xn w1 + b1) (* (xn w3 + b3) if gated).
+//
+// Head (final norm + projection to the vocabulary)
+//   x [N, D]; [gamma; [beta]]; w: [V, D] if tied (the token embedding,
+//   used transposed), else [D, V]  ->  logits [N, V]
+//   logits = norm(x) w  (or norm(x) w^T when tied).
+//
+//===----------------------------------------------------------------------===//
+#ifndef TFC_CODEGEN_KERNELDESC_H
+#define TFC_CODEGEN_KERNELDESC_H
+
+#include "spec/ModelSpec.h"
+
+#include <cstdint>
+#include <string>
+
+namespace tfc {
+
+enum class KernelKind { Embed, QKV, Attention, ProjResidual, MLPUp, Head };
+enum class KernelNorm { None, Layer, RMS };
+
+struct KernelDesc {
+  KernelKind kind = KernelKind::Embed;
+  // Dimensions (those the kind uses; others stay 0).
+  int64_t d = 0;        // D: model width (Embed, QKV, MLPUp, Head; ProjResidual output)
+  int64_t in = 0;       // ProjResidual: input width (H*K or F)
+  int64_t heads = 0;    // H
+  int64_t kvHeads = 0;  // Hkv
+  int64_t headDim = 0;  // K
+  int64_t dFF = 0;      // F (MLPUp)
+  int64_t vocab = 0;    // V (Embed, Head)
+  int64_t maxSeq = 0;   // rows of the position table (Embed); largest N
+  // Flags.
+  KernelNorm norm = KernelNorm::None;
+  double eps = 1e-5;
+  bool bias = false;
+  bool rope = false;
+  double ropeTheta = 10000.0;
+  bool causal = false;
+  Activation activation = Activation::GELUTanh;
+  bool gated = false;
+  bool tied = false;
+  PositionKind positions = PositionKind::None;  // Embed only
+
+  /// A C identifier unique to this descriptor, e.g.
+  /// "tfk_qkv_ln_d768_h12x12_k64_bias", used as the kernel's symbol.
+  std::string symbol() const;
+  bool operator==(const KernelDesc &o) const { return symbol() == o.symbol(); }
+};
+
+const char *toString(KernelKind kind);
+
+} // namespace tfc
+
+#endif // TFC_CODEGEN_KERNELDESC_H

@@ -1,0 +1,311 @@
+//===- CompileModel.cpp - Kernels, plan and link: native code ------------===//
+#include "driver/CompileModel.h"
+
+#include "codegen/HalideKernels.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef TFC_RUNTIME_LIB_DIR
+#error "TFC_RUNTIME_LIB_DIR must name the directory of libtfcrt.a"
+#endif
+#ifndef TFC_RUNTIME_INCLUDE_DIR
+#error "TFC_RUNTIME_INCLUDE_DIR must name the directory of tfc_plan.h"
+#endif
+
+namespace tfc {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string envOr(const char *name, const char *fallback) {
+  const char *v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+/// Runs argv[0] with its arguments (no shell); its output passes through.
+bool runTool(const std::vector<std::string> &argv, std::string &error) {
+  std::vector<char *> args;
+  for (const std::string &a : argv)
+    args.push_back(const_cast<char *>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    error = "cannot start " + argv[0] + ": " + std::strerror(errno);
+    return false;
+  }
+  if (pid == 0) {
+    execvp(args[0], args.data());
+    std::fprintf(stderr, "tfc: cannot run %s: %s\n", args[0],
+                 std::strerror(errno));
+    _exit(127);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+      WEXITSTATUS(status) != 0) {
+    std::string line;
+    for (const std::string &a : argv)
+      line += (line.empty() ? "" : " ") + a;
+    error = "command failed: " + line;
+    return false;
+  }
+  return true;
+}
+
+bool writeFile(const std::string &path, const std::string &text,
+               std::string &error) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << text;
+  if (!f) {
+    error = path + ": cannot write";
+    return false;
+  }
+  return true;
+}
+
+bool fileExists(const std::string &path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+std::string runtimeLibDir() {
+  return envOr("TFC_RUNTIME_LIB_DIR", TFC_RUNTIME_LIB_DIR);
+}
+std::string runtimeIncludeDir() {
+  return envOr("TFC_RUNTIME_INCLUDE_DIR", TFC_RUNTIME_INCLUDE_DIR);
+}
+
+/// Removes a temporary directory and what tfc put in it.
+struct TempDir {
+  std::string path;
+  bool keep = false;
+  ~TempDir() {
+    if (path.empty() || keep)
+      return;
+    for (const char *f : {"kernels.o", "halide_runtime.o", "plan.c", "plan.o",
+                          "out.tmp", "lib.mri"})
+      std::remove((path + "/" + f).c_str());
+    rmdir(path.c_str());
+  }
+};
+
+std::vector<std::string> sanitizerFlags() {
+#ifdef TFC_SANITIZE_FLAGS
+  return {"-fsanitize=address,undefined"};
+#else
+  return {};
+#endif
+}
+
+} // namespace
+
+bool resolveTarget(const std::string &target, std::string &resolved,
+                   std::string &error) {
+  std::string text = target;
+  if (text == "cpu")
+    text = "host";
+  else if (text.rfind("cpu:", 0) == 0)
+    text = text.substr(4);
+  std::optional<Halide::Target> t = parseKernelTarget(text, error);
+  if (!t) {
+    error = "--target: " + error;
+    return false;
+  }
+  resolved = t->to_string();
+  return true;
+}
+
+bool kernelTexts(const Plan &plan, const std::string &target,
+                 const std::string &what, std::string &text,
+                 std::string &error) {
+  std::string resolved;
+  if (!resolveTarget(target, resolved, error))
+    return false;
+  std::optional<Halide::Target> t = parseKernelTarget(resolved, error);
+  if (!t)
+    return false;
+  for (const KernelDesc &k : plan.kernels) {
+    std::string one;
+    if (!kernelText(k, *t, what, one, error))
+      return false;
+    text += (what == "llvm" ? "; " : "// ") + std::string("kernel ") +
+            k.symbol() + " (" + toString(k.kind) + ")\n" + one + "\n";
+  }
+  return true;
+}
+
+bool compileModel(const Plan &plan, const std::string &specYaml,
+                  const CompileRequest &request, std::string &error) {
+  Clock::time_point start = Clock::now();
+  std::string resolved;
+  if (!resolveTarget(request.target, resolved, error))
+    return false;
+  std::optional<Halide::Target> target = parseKernelTarget(resolved, error);
+  if (!target)
+    return false;
+  Halide::Target host = Halide::get_host_target();
+  bool native = target->arch == host.arch && target->bits == host.bits &&
+                target->os == host.os;
+  if (!native && !request.library) {
+    error = "--target " + resolved + " cannot run here: compile it with "
+            "--library (objects and plan) and link on a matching machine";
+    return false;
+  }
+  std::string lib = runtimeLibDir() + "/libtfcrt.a";
+  std::string mainLib = runtimeLibDir() + "/libtfc_main.a";
+  if (native && (!fileExists(lib) || !fileExists(mainLib))) {
+    error = "the tfc runtime is missing (" + lib + "); build the 'tfcrt' "
+            "and 'tfc_main' targets, or set TFC_RUNTIME_LIB_DIR";
+    return false;
+  }
+
+  TempDir tmp;
+  tmp.keep = request.keepTemps;
+  char pattern[] = "/tmp/tfc-XXXXXX";
+  if (!mkdtemp(pattern)) {
+    error = std::string("cannot create a temporary directory: ") +
+            std::strerror(errno);
+    return false;
+  }
+  tmp.path = pattern;
+
+  std::fprintf(stderr,
+               "tfc: compiling %zu distinct kernels (%zu calls) for %s\n",
+               plan.kernels.size(), plan.steps.size(), resolved.c_str());
+  std::string kernelsObj = tmp.path + "/kernels.o";
+  std::string runtimeObj = tmp.path + "/halide_runtime.o";
+  if (!compileKernelsObject(plan.kernels, *target, kernelsObj, error) ||
+      !compileHalideRuntime(*target, runtimeObj, error))
+    return false;
+  std::fprintf(stderr, "tfc: kernels done (%.1f s)\n", secondsSince(start));
+
+  std::string cName = cIdentifier(plan.model);
+  std::string planC = tmp.path + "/plan.c", planObj = tmp.path + "/plan.o";
+  if (!writeFile(planC,
+                 emitPlanSource(plan, cName, specYaml, resolved,
+                                !request.library),
+                 error))
+    return false;
+  std::string cc = envOr("CC", "cc");
+  std::vector<std::string> ccArgs = {cc, "-c", "-O1", "-fPIC",
+                                     "-I" + runtimeIncludeDir(), planC, "-o",
+                                     planObj};
+  if (!native) {
+    // Cross targets: the plan is data; the matching compiler builds it.
+    ccArgs = {};
+  }
+  if (!ccArgs.empty() && !runTool(ccArgs, error))
+    return false;
+
+  if (!request.library) {
+    std::string out = request.output, tmpOut = tmp.path + "/out.tmp";
+    std::vector<std::string> link = {envOr("CXX", "c++"), "-o", tmpOut,
+                                     planObj, kernelsObj, runtimeObj, mainLib,
+                                     lib};
+    for (const std::string &f : sanitizerFlags())
+      link.push_back(f);
+    for (const char *f : {"-lpthread", "-ldl", "-lm"})
+      link.push_back(f);
+    if (!runTool(link, error))
+      return false;
+    if (std::rename(tmpOut.c_str(), out.c_str()) != 0) {
+      // Another file system: copy, then rename next to the target.
+      std::ifstream in(tmpOut, std::ios::binary);
+      std::ofstream o(out + ".tmp", std::ios::binary | std::ios::trunc);
+      o << in.rdbuf();
+      o.close();
+      chmod((out + ".tmp").c_str(), 0755);
+      if (!o || std::rename((out + ".tmp").c_str(), out.c_str()) != 0) {
+        error = out + ": cannot write the executable";
+        return false;
+      }
+    }
+    std::fprintf(stderr, "tfc: wrote %s (%.1f s)\n", out.c_str(),
+                 secondsSince(start));
+    return true;
+  }
+
+  // Library: DIR/libNAME.a (kernels, runtime, plan, tfc runtime) + NAME.h.
+  std::string dir = request.output;
+  mkdir(dir.c_str(), 0755);
+  std::string archive = dir + "/lib" + cName + ".a";
+  std::string header = dir + "/" + cName + ".h";
+  if (native) {
+    std::string mri = tmp.path + "/lib.mri";
+    std::string script = "CREATE " + archive + ".tmp\nADDMOD " + planObj +
+                         "\nADDMOD " + kernelsObj + "\nADDMOD " + runtimeObj +
+                         "\nADDLIB " + lib + "\nSAVE\nEND\n";
+    std::remove((archive + ".tmp").c_str());
+    if (!writeFile(mri, script, error) ||
+        !runTool({"sh", "-c", "ar -M < '" + mri + "'"}, error))
+      return false;
+    if (std::rename((archive + ".tmp").c_str(), archive.c_str()) != 0) {
+      error = archive + ": cannot rename into place";
+      return false;
+    }
+  } else {
+    // Objects for another machine: the kernels, the Halide runtime and the
+    // plan's C source, to be linked with a runtime built there.
+    for (auto [from, to] :
+         {std::pair{kernelsObj, dir + "/" + cName + "_kernels.o"},
+          std::pair{runtimeObj, dir + "/" + cName + "_halide_runtime.o"},
+          std::pair{planC, dir + "/" + cName + "_plan.c"}}) {
+      std::ifstream in(from, std::ios::binary);
+      std::ofstream o(to, std::ios::binary | std::ios::trunc);
+      o << in.rdbuf();
+      if (!o) {
+        error = to + ": cannot write";
+        return false;
+      }
+    }
+  }
+  std::string guard = "TFC_MODEL_" + cName + "_H";
+  for (char &c : guard)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string h =
+      "/* " + cName + ".h: the model '" + plan.model +
+      "' compiled by tfc for " + resolved +
+      ".\n *\n * Link lib" + cName +
+      ".a (it holds the kernels, the plan and the tfc runtime) with\n"
+      " * -lstdc++ -lm -lpthread -ldl. The API is in tfc_runtime.h:\n"
+      " *   tfc_weights *w = tfc_weights_load(tfc_model_" + cName +
+      "(), path, err, sizeof err);\n"
+      " *   tfc_context *c = tfc_context_create(w, threads, err, sizeof err);\n"
+      " *   tfc_forward(c, tokens, n, out);  // out: n * " +
+      std::to_string(plan.outputCols) +
+      " floats\n"
+      " * Token ids must be < " + std::to_string(plan.vocab) +
+      " and n <= " + std::to_string(plan.maxSeq) + ".\n */\n#ifndef " + guard +
+      "\n#define " + guard + "\n\n#include \"tfc_runtime.h\"\n\n"
+      "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+      "/* The compiled model: pass it to tfc_weights_load. */\n"
+      "const tfc_model *tfc_model_" + cName +
+      "(void);\n\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
+  if (!writeFile(header, h, error))
+    return false;
+  for (const char *f : {"tfc_runtime.h", "tfc_plan.h"}) {
+    std::ifstream in(runtimeIncludeDir() + "/" + f, std::ios::binary);
+    std::ofstream o(dir + "/" + f, std::ios::binary | std::ios::trunc);
+    o << in.rdbuf();
+    if (!in || !o) {
+      error = dir + "/" + f + ": cannot copy the runtime header";
+      return false;
+    }
+  }
+  std::fprintf(stderr, "tfc: wrote %s and %s (%.1f s)\n",
+               native ? archive.c_str() : (dir + "/*.o").c_str(),
+               header.c_str(), secondsSince(start));
+  return true;
+}
+
+} // namespace tfc

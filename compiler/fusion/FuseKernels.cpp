@@ -1,0 +1,620 @@
+//===- FuseKernels.cpp - Group primitive ops into fused kernels ----------===//
+//
+// The pass recognises, in the primitive IR that tfm-decompose produces, the
+// groups listed in codegen/KernelDesc.h, and wraps each in a tfm.kernel:
+//
+//   gather [+ arange, gather, add | + sinusoidal, add]            -> embed
+//   [norm] + 3 projections [+ bias] + reshape [+ rope]            -> qkv
+//   transpose/repeat + q k^T + scale [+ mask] + softmax + p v ... -> attention
+//   projection [+ bias] + residual add [+ norm]                   -> proj_residual
+//   [norm] + projection [+ bias] + activation [* gate projection] -> mlp_up
+//   [norm] + projection whose result the model returns            -> head
+//
+// A norm is normalize -> mul(gamma) [-> add(beta)]. Matching starts at each
+// op not yet grouped, in program order; every primitive op must end up in a
+// group, or the pass fails and names the op.
+//
+//===----------------------------------------------------------------------===//
+#include "dialect/TfmPasses.h"
+#include "fusion/KernelAttr.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/SetVector.h"
+
+#include <cmath>
+#include <map>
+#include <set>
+
+namespace tfc::tfm {
+#define GEN_PASS_DEF_TFMFUSE
+#include "dialect/TfmPasses.h.inc"
+} // namespace tfc::tfm
+
+using namespace mlir;
+using namespace tfc;
+using namespace tfc::tfm;
+
+namespace {
+
+bool isWeight(Value v) { return v && v.getDefiningOp<WeightOp>(); }
+
+int64_t extent(Value v, int64_t i) {
+  return cast<RankedTensorType>(v.getType()).getDimSize(i);
+}
+int64_t rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
+
+/// The only user of `v`, if it has exactly one use and it is an OpT.
+template <typename OpT> OpT onlyUser(Value v) {
+  if (!v || !v.hasOneUse())
+    return nullptr;
+  return dyn_cast<OpT>(*v.getUsers().begin());
+}
+
+struct Group {
+  KernelDesc desc;
+  llvm::SetVector<Operation *> ops;
+  SmallVector<Value> inputs;  // kernel argument order (KernelDesc.h)
+  SmallVector<Value> outputs; // kernel result order
+  std::string label;
+};
+
+struct NormMatch {
+  Value input, gamma, beta, output;
+  KernelNorm kind = KernelNorm::None;
+  double eps = 0;
+  SmallVector<Operation *> ops;
+};
+
+/// `v` = add(mul(normalize(x), gamma), beta) or mul(normalize(x), gamma).
+std::optional<NormMatch> normProducing(Value v) {
+  NormMatch m;
+  m.output = v;
+  Operation *def = v.getDefiningOp();
+  MulOp mul;
+  if (auto add = dyn_cast_or_null<AddOp>(def)) {
+    if (!isWeight(add.getRhs()))
+      return std::nullopt;
+    m.beta = add.getRhs();
+    mul = add.getLhs().getDefiningOp<MulOp>();
+    if (!mul || !add.getLhs().hasOneUse())
+      return std::nullopt;
+    m.ops.push_back(add);
+  } else {
+    mul = dyn_cast_or_null<MulOp>(def);
+  }
+  if (!mul || !isWeight(mul.getRhs()))
+    return std::nullopt;
+  auto norm = mul.getLhs().getDefiningOp<NormalizeOp>();
+  if (!norm || !mul.getLhs().hasOneUse())
+    return std::nullopt;
+  m.gamma = mul.getRhs();
+  m.input = norm.getX();
+  m.kind = norm.getKind() == tfm::NormKind::rms ? KernelNorm::RMS : KernelNorm::Layer;
+  m.eps = norm.getEps().convertToDouble();
+  if ((m.kind == KernelNorm::Layer) != bool(m.beta))
+    return std::nullopt;
+  m.ops.push_back(mul);
+  m.ops.push_back(norm);
+  return m;
+}
+
+/// The norm applied to `v`, when `v`'s only user starts one (post-norm).
+std::optional<NormMatch> normConsuming(Value v) {
+  auto norm = onlyUser<NormalizeOp>(v);
+  if (!norm)
+    return std::nullopt;
+  auto mul = onlyUser<MulOp>(norm.getResult());
+  if (!mul || !isWeight(mul.getRhs()))
+    return std::nullopt;
+  Value out = mul.getResult();
+  if (auto add = onlyUser<AddOp>(out); add && isWeight(add.getRhs()) &&
+                                         add.getLhs() == out)
+    out = add.getResult();
+  return normProducing(out);
+}
+
+/// `v`'s only user adds a bias weight: the add.
+AddOp biasOf(Value v) {
+  auto add = onlyUser<AddOp>(v);
+  if (add && add.getLhs() == v && isWeight(add.getRhs()) &&
+      rankOf(add.getRhs()) == 1)
+    return add;
+  return nullptr;
+}
+
+bool isProjection(Operation *op) {
+  auto mm = dyn_cast<MatmulOp>(op);
+  return mm && rankOf(mm.getA()) == 2 && isWeight(mm.getB());
+}
+
+class Fuser {
+public:
+  explicit Fuser(func::FuncOp func) : func(func) {}
+  LogicalResult run();
+
+private:
+  bool grouped(Operation *op) { return owner.count(op); }
+  void add(Group g) {
+    for (Operation *op : g.ops)
+      owner[op] = groups.size();
+    groups.push_back(std::move(g));
+  }
+  std::optional<Group> matchEmbed(GatherOp gather);
+  std::optional<Group> matchProjections(MatmulOp anchor);
+  std::optional<Group> matchAttention(MatmulOp scores);
+  bool returned(Value v) {
+    for (Operation *user : v.getUsers())
+      if (isa<func::ReturnOp>(user))
+        return true;
+    return false;
+  }
+  LogicalResult materialize();
+
+  func::FuncOp func;
+  std::vector<Group> groups;
+  llvm::DenseMap<Operation *, size_t> owner;
+};
+
+std::optional<Group> Fuser::matchEmbed(GatherOp gather) {
+  if (!isWeight(gather.getTable()) || !isa<BlockArgument>(gather.getIds()))
+    return std::nullopt;
+  Group g;
+  g.desc.kind = KernelKind::Embed;
+  g.desc.vocab = extent(gather.getTable(), 0);
+  g.desc.d = extent(gather.getTable(), 1);
+  g.desc.positions = PositionKind::None;
+  g.ops.insert(gather);
+  g.inputs = {gather.getIds(), gather.getTable()};
+  Value out = gather.getResult();
+  for (Operation *user : gather->getUsers()) {
+    if (auto ar = dyn_cast<ArangeOp>(user)) {
+      auto pos = onlyUser<GatherOp>(ar.getResult());
+      if (!pos || !isWeight(pos.getTable()) || ar.getOffset() != 0)
+        continue;
+      auto sum = onlyUser<AddOp>(pos.getResult());
+      if (!sum || sum.getLhs() != out)
+        continue;
+      g.desc.positions = PositionKind::Learned;
+      g.desc.maxSeq = extent(pos.getTable(), 0);
+      g.ops.insert(ar);
+      g.ops.insert(pos);
+      g.ops.insert(sum);
+      g.inputs.push_back(pos.getTable());
+      out = sum.getResult();
+      break;
+    }
+    if (auto sin = dyn_cast<SinusoidalOp>(user)) {
+      auto sum = onlyUser<AddOp>(sin.getResult());
+      if (!sum || sum.getLhs() != out)
+        continue;
+      g.desc.positions = PositionKind::Sinusoidal;
+      g.ops.insert(sin);
+      g.ops.insert(sum);
+      out = sum.getResult();
+      break;
+    }
+  }
+  // The gathered rows must not escape when positions were added.
+  if (out != gather.getResult())
+    for (Operation *user : gather->getUsers())
+      if (!g.ops.contains(user))
+        return std::nullopt;
+  g.outputs = {out};
+  g.label = "embed";
+  return g;
+}
+
+std::optional<Group> Fuser::matchProjections(MatmulOp anchor) {
+  Value a = anchor.getA();
+  std::optional<NormMatch> norm = normProducing(a);
+  // A norm already grouped (a post-norm epilogue) is just an input here.
+  if (norm && llvm::any_of(norm->ops, [&](Operation *op) { return grouped(op); }))
+    norm.reset();
+  SmallVector<MatmulOp> projs;
+  for (Operation *user : a.getUsers()) {
+    if (isProjection(user) && !grouped(user))
+      projs.push_back(cast<MatmulOp>(user));
+    else if (norm)
+      return std::nullopt; // a normalised value feeds only projections
+  }
+  llvm::sort(projs, [](MatmulOp x, MatmulOp y) {
+    return x->isBeforeInBlock(y);
+  });
+  Group g;
+  KernelDesc &d = g.desc;
+  d.norm = norm ? norm->kind : KernelNorm::None;
+  d.eps = norm ? norm->eps : 1e-5;
+  auto addNorm = [&] {
+    if (!norm)
+      return;
+    for (Operation *op : norm->ops)
+      g.ops.insert(op);
+    g.inputs.push_back(norm->gamma);
+    if (norm->beta)
+      g.inputs.push_back(norm->beta);
+  };
+  Value x = norm ? norm->input : a;
+
+  // Head: one projection whose result the model returns.
+  if (projs.size() == 1 && returned(projs[0].getResult())) {
+    MatmulOp p = projs[0];
+    d.kind = KernelKind::Head;
+    d.d = extent(a, 1);
+    d.tied = p.getTransposeB();
+    d.vocab = extent(p.getResult(), 1);
+    g.inputs.push_back(x);
+    addNorm();
+    g.inputs.push_back(p.getB());
+    g.ops.insert(p);
+    g.outputs = {p.getResult()};
+    g.label = "head";
+    return g;
+  }
+  for (MatmulOp p : projs)
+    if (p.getTransposeB())
+      return std::nullopt;
+
+  // QKV: three projections, each [+ bias] -> reshape [N, heads, K] [-> rope].
+  if (projs.size() == 3) {
+    d.kind = KernelKind::QKV;
+    d.d = extent(a, 1);
+    g.inputs.push_back(x);
+    addNorm();
+    SmallVector<Value> biases;
+    for (auto [i, p] : llvm::enumerate(projs)) {
+      g.ops.insert(p);
+      g.inputs.push_back(p.getB());
+      Value v = p.getResult();
+      if (AddOp bias = biasOf(v)) {
+        g.ops.insert(bias);
+        biases.push_back(bias.getRhs());
+        v = bias.getResult();
+      }
+      auto reshape = onlyUser<ReshapeOp>(v);
+      if (!reshape || rankOf(reshape.getResult()) != 3)
+        return std::nullopt;
+      g.ops.insert(reshape);
+      v = reshape.getResult();
+      int64_t heads = extent(v, 1), k = extent(v, 2);
+      if (i == 0) {
+        d.heads = heads;
+        d.headDim = k;
+      } else {
+        if (k != d.headDim || (i == 2 && heads != d.kvHeads))
+          return std::nullopt;
+        d.kvHeads = heads;
+      }
+      if (auto rope = onlyUser<RopeOp>(v); rope && i < 2) {
+        if (rope.getOffset() != 0)
+          return std::nullopt;
+        g.ops.insert(rope);
+        d.rope = true;
+        d.ropeTheta = rope.getTheta().convertToDouble();
+        v = rope.getResult();
+      }
+      g.outputs.push_back(v);
+    }
+    if (!biases.empty() && biases.size() != 3)
+      return std::nullopt;
+    d.bias = !biases.empty();
+    g.inputs.append(biases.begin(), biases.end());
+    g.label = "qkv";
+    return g;
+  }
+
+  // MLPUp: w1 [+ b1] -> activation [* (w3 [+ b3])].
+  auto upThroughBias = [&](MatmulOp p, Value &bias) -> Value {
+    Value v = p.getResult();
+    if (AddOp b = biasOf(v)) {
+      bias = b.getRhs();
+      return b.getResult();
+    }
+    return v;
+  };
+  if (projs.size() == 1 || projs.size() == 2) {
+    for (MatmulOp first : projs) {
+      Value b1;
+      Value h = upThroughBias(first, b1);
+      auto act = onlyUser<ActivationOp>(h);
+      if (!act)
+        continue;
+      d.kind = KernelKind::MLPUp;
+      d.d = extent(a, 1);
+      d.dFF = extent(first.getResult(), 1);
+      d.activation = act.getKind() == tfm::Activation::relu ? tfc::Activation::ReLU
+                     : act.getKind() == tfm::Activation::gelu
+                         ? tfc::Activation::GELU
+                     : act.getKind() == tfm::Activation::gelu_tanh
+                         ? tfc::Activation::GELUTanh
+                         : tfc::Activation::SiLU;
+      g.inputs.push_back(x);
+      addNorm();
+      g.ops.insert(first);
+      if (b1)
+        g.ops.insert(h.getDefiningOp());
+      g.ops.insert(act);
+      g.inputs.push_back(first.getB());
+      if (b1)
+        g.inputs.push_back(b1);
+      Value out = act.getResult();
+      if (projs.size() == 2) {
+        MatmulOp gate = projs[0] == first ? projs[1] : projs[0];
+        Value b3;
+        Value gv = upThroughBias(gate, b3);
+        auto mul = onlyUser<MulOp>(out);
+        if (!mul || mul.getRhs() != gv || bool(b1) != bool(b3))
+          return std::nullopt;
+        g.ops.insert(gate);
+        if (b3)
+          g.ops.insert(gv.getDefiningOp());
+        g.ops.insert(mul);
+        g.inputs.push_back(gate.getB());
+        if (b3)
+          g.inputs.push_back(b3);
+        d.gated = true;
+        out = mul.getResult();
+      }
+      d.bias = bool(b1);
+      g.outputs = {out};
+      g.label = "mlp_up";
+      return g;
+    }
+  }
+
+  // ProjResidual: w [+ b] -> add(residual, .) [-> norm].
+  if (projs.size() == 1 && !norm) {
+    MatmulOp p = projs[0];
+    d.kind = KernelKind::ProjResidual;
+    d.in = extent(a, 1);
+    d.d = extent(p.getResult(), 1);
+    g.ops.insert(p);
+    g.inputs = {a, p.getB()};
+    Value v = p.getResult();
+    if (AddOp bias = biasOf(v)) {
+      g.ops.insert(bias);
+      g.inputs.push_back(bias.getRhs());
+      d.bias = true;
+      v = bias.getResult();
+    }
+    auto res = onlyUser<AddOp>(v);
+    if (!res)
+      return std::nullopt;
+    Value residual = res.getLhs() == v ? res.getRhs() : res.getLhs();
+    if (cast<RankedTensorType>(residual.getType()).getShape() !=
+        cast<RankedTensorType>(v.getType()).getShape())
+      return std::nullopt;
+    g.ops.insert(res);
+    g.inputs.push_back(residual);
+    Value out = res.getResult();
+    // A norm whose result feeds only projections is their prologue (a
+    // pre-norm block, or the final norm before the head); otherwise it is
+    // this kernel's epilogue (a post-norm block).
+    auto post = normConsuming(out);
+    if (post && llvm::all_of(post->output.getUsers(), isProjection))
+      post.reset();
+    if (post) {
+      d.norm = post->kind;
+      d.eps = post->eps;
+      for (Operation *op : post->ops)
+        g.ops.insert(op);
+      g.inputs.push_back(post->gamma);
+      if (post->beta)
+        g.inputs.push_back(post->beta);
+      out = post->output;
+    }
+    g.outputs = {out};
+    g.label = "proj_residual";
+    return g;
+  }
+  return std::nullopt;
+}
+
+/// Follows `v` back through an optional repeat and a transpose to the
+/// [N, heads, K] tensor it came from.
+Value headsSource(Value v, SmallVectorImpl<Operation *> &ops) {
+  if (auto rep = v.getDefiningOp<RepeatOp>()) {
+    if (!v.hasOneUse())
+      return nullptr;
+    ops.push_back(rep);
+    v = rep.getX();
+  }
+  auto t = v.getDefiningOp<TransposeOp>();
+  if (!t || !v.hasOneUse() || t.getPerm() != ArrayRef<int64_t>{1, 0, 2})
+    return nullptr;
+  ops.push_back(t);
+  return t.getX();
+}
+
+std::optional<Group> Fuser::matchAttention(MatmulOp scores) {
+  if (rankOf(scores.getA()) != 3 || !scores.getTransposeB())
+    return std::nullopt;
+  SmallVector<Operation *> ops;
+  Value q = headsSource(scores.getA(), ops);
+  Value k = headsSource(scores.getB(), ops);
+  if (!q || !k)
+    return std::nullopt;
+  ops.push_back(scores);
+  auto scale = onlyUser<ScaleOp>(scores.getResult());
+  if (!scale)
+    return std::nullopt;
+  ops.push_back(scale);
+  Value s = scale.getResult();
+  bool causal = false;
+  if (auto mask = onlyUser<CausalMaskOp>(s)) {
+    ops.push_back(mask);
+    s = mask.getResult();
+    causal = true;
+  }
+  auto softmax = onlyUser<SoftmaxOp>(s);
+  if (!softmax)
+    return std::nullopt;
+  ops.push_back(softmax);
+  auto pv = onlyUser<MatmulOp>(softmax.getResult());
+  if (!pv || pv.getTransposeB() || pv.getA() != softmax.getResult())
+    return std::nullopt;
+  Value v = headsSource(pv.getB(), ops);
+  if (!v)
+    return std::nullopt;
+  ops.push_back(pv);
+  auto back = onlyUser<TransposeOp>(pv.getResult());
+  if (!back || back.getPerm() != ArrayRef<int64_t>{1, 0, 2})
+    return std::nullopt;
+  ops.push_back(back);
+  auto flat = onlyUser<ReshapeOp>(back.getResult());
+  if (!flat || rankOf(flat.getResult()) != 2)
+    return std::nullopt;
+  ops.push_back(flat);
+  double want = 1.0 / std::sqrt(double(extent(q, 2)));
+  if (std::fabs(scale.getFactor().convertToDouble() - want) > 1e-12 * want)
+    return std::nullopt;
+  Group g;
+  g.desc.kind = KernelKind::Attention;
+  g.desc.heads = extent(q, 1);
+  g.desc.kvHeads = extent(k, 1);
+  g.desc.headDim = extent(q, 2);
+  g.desc.causal = causal;
+  for (Operation *op : ops)
+    g.ops.insert(op);
+  g.inputs = {q, k, v};
+  g.outputs = {flat.getResult()};
+  g.label = "attention";
+  return g;
+}
+
+LogicalResult Fuser::run() {
+  Block &body = func.getBody().front();
+  for (Operation &op : body) {
+    if (grouped(&op) || isa<WeightOp, func::ReturnOp>(op))
+      continue;
+    std::optional<Group> g;
+    if (auto gather = dyn_cast<GatherOp>(op))
+      g = matchEmbed(gather);
+    else if (auto mm = dyn_cast<MatmulOp>(op))
+      g = isProjection(mm) ? matchProjections(mm) : matchAttention(mm);
+    else if (auto norm = dyn_cast<NormalizeOp>(op)) {
+      // A prologue norm: start from the first projection it feeds.
+      Value out = norm.getResult();
+      if (auto mul = onlyUser<MulOp>(out)) {
+        out = mul.getResult();
+        if (auto add = onlyUser<AddOp>(out); add && isWeight(add.getRhs()))
+          out = add.getResult();
+      }
+      for (Operation *user : out.getUsers())
+        if (isProjection(user)) {
+          g = matchProjections(cast<MatmulOp>(user));
+          break;
+        }
+    } else if (auto t = dyn_cast<TransposeOp>(op)) {
+      // The first op of an attention core; find its scores product.
+      Operation *user = t->hasOneUse() ? *t->getUsers().begin() : nullptr;
+      if (user && isa<RepeatOp>(user) && user->hasOneUse())
+        user = *user->getUsers().begin();
+      if (auto mm = dyn_cast_or_null<MatmulOp>(user); mm && mm.getTransposeB())
+        g = matchAttention(mm);
+      else if (mm)
+        continue; // the value side: grouped with its scores product
+    }
+    if (!g)
+      continue;
+    for (Operation *member : g->ops)
+      if (grouped(member))
+        return member->emitError("tfm-fuse: op claimed by two kernels");
+    add(std::move(*g));
+  }
+  for (Operation &op : body)
+    if (!grouped(&op) && !isa<WeightOp, func::ReturnOp>(op))
+    {
+      std::string text;
+      llvm::raw_string_ostream os(text);
+      op.print(os, OpPrintingFlags().skipRegions());
+      if (text.size() > 160)
+        text = text.substr(0, 157) + "...";
+      return op.emitError() << "tfm-fuse: no kernel template covers '"
+                            << op.getName() << "' in: " << text
+                            << " (compiled code supports decoder models for "
+                               "now)";
+    }
+  return materialize();
+}
+
+LogicalResult Fuser::materialize() {
+  MLIRContext *ctx = func.getContext();
+  std::map<std::string, int> layerOf;
+  // Outputs of groups already replaced by kernel results.
+  llvm::DenseMap<Value, Value> replaced;
+  for (Group &g : groups) {
+    for (Value &in : g.inputs)
+      if (Value r = replaced.lookup(in))
+        in = r;
+    // Insert at the last member: every input is defined before it.
+    Operation *last = g.ops.front();
+    for (Operation *op : g.ops)
+      if (last->isBeforeInBlock(op))
+        last = op;
+    OpBuilder b(last);
+    SmallVector<Type> resultTypes;
+    for (Value v : g.outputs)
+      resultTypes.push_back(v.getType());
+    std::string symbol = g.desc.symbol();
+    auto kernel = KernelOp::create(
+        b, last->getLoc(), resultTypes, g.inputs,
+        FlatSymbolRefAttr::get(ctx, symbol),
+        b.getStringAttr(toString(g.desc.kind)), kernelDescAttr(ctx, g.desc));
+    kernel->setAttr("label", b.getStringAttr(
+                                 g.label + "." +
+                                 std::to_string(layerOf[g.label]++)));
+    Block *block = new Block();
+    kernel.getBody().push_back(block);
+    IRMapping map;
+    for (Value in : g.inputs)
+      map.map(in, block->addArgument(in.getType(), in.getLoc()));
+    OpBuilder inner = OpBuilder::atBlockEnd(block);
+    SmallVector<Operation *> ordered(g.ops.begin(), g.ops.end());
+    llvm::sort(ordered,
+               [](Operation *x, Operation *y) { return x->isBeforeInBlock(y); });
+    for (Operation *op : ordered)
+      inner.clone(*op, map);
+    SmallVector<Value> yielded;
+    for (Value v : g.outputs)
+      yielded.push_back(map.lookup(v));
+    YieldOp::create(inner, last->getLoc(), yielded);
+    for (auto [out, res] : llvm::zip(g.outputs, kernel.getResults())) {
+      out.replaceUsesWithIf(res, [&](OpOperand &use) {
+        return !g.ops.contains(use.getOwner());
+      });
+      replaced[out] = res;
+    }
+    for (Operation *op : llvm::reverse(ordered)) {
+      if (!op->use_empty())
+        return op->emitError("tfm-fuse: a value inside a kernel escapes it");
+      op->erase();
+    }
+  }
+  return success();
+}
+
+struct TfmFusePass : public tfc::tfm::impl::TfmFuseBase<TfmFusePass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    int64_t calls = 0;
+    std::set<std::string> symbols;
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      if (failed(Fuser(func).run()))
+        return signalPassFailure();
+      func.walk([&](KernelOp k) {
+        ++calls;
+        symbols.insert(k.getSymbol().str());
+      });
+    }
+    Builder b(module.getContext());
+    module->setAttr("tfm.kernel_count",
+                    b.getI64IntegerAttr(static_cast<int64_t>(symbols.size())));
+    module->setAttr("tfm.kernel_calls", b.getI64IntegerAttr(calls));
+  }
+};
+
+} // namespace

@@ -1,0 +1,215 @@
+//===- KernelAttr.cpp - KernelDesc <-> the attributes of tfm.kernel ------===//
+#include "fusion/KernelAttr.h"
+
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+
+namespace tfc {
+
+std::optional<KernelKind> parseKernelKind(llvm::StringRef name) {
+  for (KernelKind k : {KernelKind::Embed, KernelKind::QKV, KernelKind::Attention,
+                       KernelKind::ProjResidual, KernelKind::MLPUp,
+                       KernelKind::Head})
+    if (name == toString(k))
+      return k;
+  return std::nullopt;
+}
+
+static const char *normName(KernelNorm n) {
+  switch (n) {
+  case KernelNorm::None: return "none";
+  case KernelNorm::Layer: return "layer";
+  case KernelNorm::RMS: return "rms";
+  }
+  return "none";
+}
+
+DictionaryAttr kernelDescAttr(MLIRContext *context, const KernelDesc &d) {
+  Builder b(context);
+  NamedAttrList attrs;
+  auto i64 = [&](const char *key, int64_t v) {
+    attrs.append(key, b.getI64IntegerAttr(v));
+  };
+  auto flag = [&](const char *key, bool v) {
+    attrs.append(key, b.getBoolAttr(v));
+  };
+  auto norm = [&] {
+    attrs.append("norm", b.getStringAttr(normName(d.norm)));
+    if (d.norm != KernelNorm::None)
+      attrs.append("eps", b.getF64FloatAttr(d.eps));
+  };
+  switch (d.kind) {
+  case KernelKind::Embed:
+    i64("vocab", d.vocab);
+    i64("d", d.d);
+    attrs.append("positions", b.getStringAttr(toString(d.positions)));
+    if (d.positions == PositionKind::Learned)
+      i64("max_seq", d.maxSeq);
+    break;
+  case KernelKind::QKV:
+    i64("d", d.d);
+    i64("heads", d.heads);
+    i64("kv_heads", d.kvHeads);
+    i64("head_dim", d.headDim);
+    norm();
+    flag("bias", d.bias);
+    flag("rope", d.rope);
+    if (d.rope)
+      attrs.append("rope_theta", b.getF64FloatAttr(d.ropeTheta));
+    break;
+  case KernelKind::Attention:
+    i64("heads", d.heads);
+    i64("kv_heads", d.kvHeads);
+    i64("head_dim", d.headDim);
+    flag("causal", d.causal);
+    break;
+  case KernelKind::ProjResidual:
+    i64("in", d.in);
+    i64("d", d.d);
+    flag("bias", d.bias);
+    norm();
+    break;
+  case KernelKind::MLPUp:
+    i64("d", d.d);
+    i64("d_ff", d.dFF);
+    norm();
+    flag("bias", d.bias);
+    attrs.append("activation", b.getStringAttr(toString(d.activation)));
+    flag("gated", d.gated);
+    break;
+  case KernelKind::Head:
+    i64("d", d.d);
+    i64("vocab", d.vocab);
+    norm();
+    flag("tied", d.tied);
+    break;
+  }
+  return attrs.getDictionary(context);
+}
+
+std::optional<KernelDesc> kernelDescOf(tfm::KernelOp op, std::string &error) {
+  KernelDesc d;
+  std::string where = "kernel " + op.getSymbol().str();
+  auto kind = parseKernelKind(op.getKind());
+  if (!kind) {
+    error = where + ": unknown kind '" + op.getKind().str() + "'";
+    return std::nullopt;
+  }
+  d.kind = *kind;
+  DictionaryAttr dict = op.getDesc();
+  bool ok = true;
+  auto missing = [&](const char *key) {
+    if (ok)
+      error = where + ": desc." + key + " is missing or has the wrong type";
+    ok = false;
+  };
+  auto i64 = [&](const char *key, int64_t &out) {
+    if (auto a = dict.getAs<IntegerAttr>(key))
+      out = a.getInt();
+    else
+      missing(key);
+  };
+  auto f64 = [&](const char *key, double &out) {
+    if (auto a = dict.getAs<FloatAttr>(key))
+      out = a.getValueAsDouble();
+    else
+      missing(key);
+  };
+  auto flag = [&](const char *key, bool &out) {
+    if (auto a = dict.getAs<BoolAttr>(key))
+      out = a.getValue();
+    else
+      missing(key);
+  };
+  auto str = [&](const char *key) -> std::string {
+    if (auto a = dict.getAs<StringAttr>(key))
+      return a.str();
+    missing(key);
+    return "";
+  };
+  auto norm = [&] {
+    std::string n = str("norm");
+    if (n == "layer")
+      d.norm = KernelNorm::Layer;
+    else if (n == "rms")
+      d.norm = KernelNorm::RMS;
+    else if (n == "none" || n.empty())
+      d.norm = KernelNorm::None;
+    else
+      missing("norm");
+    if (d.norm != KernelNorm::None)
+      f64("eps", d.eps);
+  };
+  switch (d.kind) {
+  case KernelKind::Embed: {
+    i64("vocab", d.vocab);
+    i64("d", d.d);
+    std::string p = str("positions");
+    if (p == "learned") {
+      d.positions = PositionKind::Learned;
+      i64("max_seq", d.maxSeq);
+    } else if (p == "sinusoidal") {
+      d.positions = PositionKind::Sinusoidal;
+    } else if (p == "none" || p == "rope") {
+      d.positions = PositionKind::None;
+    } else {
+      missing("positions");
+    }
+    break;
+  }
+  case KernelKind::QKV:
+    i64("d", d.d);
+    i64("heads", d.heads);
+    i64("kv_heads", d.kvHeads);
+    i64("head_dim", d.headDim);
+    norm();
+    flag("bias", d.bias);
+    flag("rope", d.rope);
+    if (d.rope)
+      f64("rope_theta", d.ropeTheta);
+    break;
+  case KernelKind::Attention:
+    i64("heads", d.heads);
+    i64("kv_heads", d.kvHeads);
+    i64("head_dim", d.headDim);
+    flag("causal", d.causal);
+    break;
+  case KernelKind::ProjResidual:
+    i64("in", d.in);
+    i64("d", d.d);
+    flag("bias", d.bias);
+    norm();
+    break;
+  case KernelKind::MLPUp: {
+    i64("d", d.d);
+    i64("d_ff", d.dFF);
+    norm();
+    flag("bias", d.bias);
+    flag("gated", d.gated);
+    std::string a = str("activation");
+    if (a == "relu")
+      d.activation = Activation::ReLU;
+    else if (a == "gelu")
+      d.activation = Activation::GELU;
+    else if (a == "gelu_tanh")
+      d.activation = Activation::GELUTanh;
+    else if (a == "silu")
+      d.activation = Activation::SiLU;
+    else
+      missing("activation");
+    break;
+  }
+  case KernelKind::Head:
+    i64("d", d.d);
+    i64("vocab", d.vocab);
+    norm();
+    flag("tied", d.tied);
+    break;
+  }
+  if (!ok)
+    return std::nullopt;
+  return d;
+}
+
+} // namespace tfc

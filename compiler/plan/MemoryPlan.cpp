@@ -1,0 +1,316 @@
+//===- MemoryPlan.cpp - Kernel calls, buffers and the arena --------------===//
+#include "plan/MemoryPlan.h"
+
+#include "dialect/TfmDialect.h"
+#include "fusion/KernelAttr.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+
+#include <algorithm>
+#include <sstream>
+
+using namespace mlir;
+
+namespace tfc {
+namespace {
+
+constexpr int64_t kAlign = 16; // floats: 64 bytes
+
+/// Row-major dims with ? as -1; rank-3 [N, H, K] flattens to [N, H*K] as
+/// the kernels see it.
+std::vector<int64_t> kernelDims(Value v) {
+  auto t = cast<RankedTensorType>(v.getType());
+  std::vector<int64_t> dims;
+  for (int64_t d : t.getShape())
+    dims.push_back(ShapedType::isDynamic(d) ? -1 : d);
+  if (dims.size() == 3 && dims[0] == -1)
+    dims = {-1, dims[1] * dims[2]};
+  return dims;
+}
+
+int64_t floatsAt(const std::vector<int64_t> &dims, int64_t n) {
+  int64_t count = 1;
+  for (int64_t d : dims)
+    count *= d < 0 ? n : d;
+  return count;
+}
+
+std::string dimsString(const std::vector<int64_t> &dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i) {
+    s += i ? ", " : "";
+    s += dims[i] < 0 ? "N" : std::to_string(dims[i]);
+  }
+  return s + "]";
+}
+
+} // namespace
+
+std::string cIdentifier(const std::string &name) {
+  std::string s;
+  for (char c : name)
+    s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0])))
+    s = "m_" + s;
+  return s;
+}
+
+bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
+  auto func = module.lookupSymbol<func::FuncOp>("forward");
+  if (!func) {
+    error = "the module has no func.func @forward";
+    return false;
+  }
+  if (auto a = module->getAttrOfType<StringAttr>("tfm.model"))
+    plan.model = a.str();
+  if (auto a = module->getAttrOfType<IntegerAttr>("tfm.max_seq"))
+    plan.maxSeq = a.getInt();
+  if (auto a = module->getAttrOfType<IntegerAttr>("tfm.vocab"))
+    plan.vocab = a.getInt();
+  if (plan.maxSeq <= 0) {
+    error = "the module does not say its max_seq (tfm.max_seq)";
+    return false;
+  }
+  Block &body = func.getBody().front();
+  if (body.getNumArguments() != 1 ||
+      !cast<RankedTensorType>(body.getArgument(0).getType())
+           .getElementType()
+           .isInteger(32)) {
+    error = "compiled models take one token tensor for now; model '" +
+            plan.model + "' takes " + std::to_string(body.getNumArguments()) +
+            " inputs";
+    return false;
+  }
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  Value output = ret.getOperand(0);
+  std::vector<int64_t> outDims = kernelDims(output);
+  if (outDims.size() != 2 || outDims[0] != -1) {
+    error = "compiled models return [N, columns] for now";
+    return false;
+  }
+  plan.outputCols = outDims[1];
+
+  llvm::DenseMap<Value, int32_t> weightIndex, bufferIndex;
+  std::map<std::string, int32_t> kernelIndex;
+  for (Operation &op : body) {
+    if (auto w = dyn_cast<tfm::WeightOp>(op)) {
+      weightIndex[w.getResult()] = static_cast<int32_t>(plan.weights.size());
+      plan.weights.push_back({w.getName().str(), kernelDims(w.getResult())});
+      continue;
+    }
+    if (isa<func::ReturnOp>(op))
+      continue;
+    auto kernel = dyn_cast<tfm::KernelOp>(op);
+    if (!kernel) {
+      error = "'" + op.getName().getStringRef().str() +
+              "' is outside every kernel: run tfm-fuse first";
+      return false;
+    }
+    std::optional<KernelDesc> desc = kernelDescOf(kernel, error);
+    if (!desc)
+      return false;
+    std::string symbol = kernel.getSymbol().str();
+    if (symbol != desc->symbol()) {
+      error = "kernel " + symbol + " does not match its descriptor (" +
+              desc->symbol() + ")";
+      return false;
+    }
+    auto [it, inserted] = kernelIndex.try_emplace(
+        symbol, static_cast<int32_t>(plan.kernels.size()));
+    if (inserted)
+      plan.kernels.push_back(*desc);
+    PlanStep step;
+    step.kernel = it->second;
+    int32_t stepIndex = static_cast<int32_t>(plan.steps.size());
+    if (auto label = kernel->getAttrOfType<StringAttr>("label"))
+      step.label = label.str();
+    for (Value in : kernel.getInputs()) {
+      PlanArg arg;
+      arg.dims = kernelDims(in);
+      if (isa<BlockArgument>(in)) {
+        arg.kind = PlanArg::Tokens;
+      } else if (weightIndex.count(in)) {
+        arg.kind = PlanArg::Weight;
+        arg.index = weightIndex[in];
+      } else if (bufferIndex.count(in)) {
+        arg.kind = PlanArg::Arena;
+        arg.index = bufferIndex[in];
+        plan.buffers[arg.index].lastStep = stepIndex;
+      } else {
+        error = "kernel " + symbol + ": an input comes from neither a weight, "
+                "the tokens nor an earlier kernel";
+        return false;
+      }
+      step.args.push_back(arg);
+    }
+    for (auto [i, res] : llvm::enumerate(kernel.getResults())) {
+      PlanArg arg;
+      arg.dims = kernelDims(res);
+      if (res == output) {
+        arg.kind = PlanArg::Output;
+      } else {
+        arg.kind = PlanArg::Arena;
+        arg.index = static_cast<int32_t>(plan.buffers.size());
+        bufferIndex[res] = arg.index;
+        PlanBuffer buf;
+        buf.name = step.label + (kernel.getNumResults() > 1
+                                     ? "#" + std::to_string(i)
+                                     : std::string());
+        buf.dims = arg.dims;
+        buf.floats = floatsAt(arg.dims, plan.maxSeq);
+        buf.firstStep = buf.lastStep = stepIndex;
+        plan.buffers.push_back(buf);
+      }
+      step.args.push_back(arg);
+    }
+    plan.steps.push_back(std::move(step));
+  }
+
+  // First-fit placement: a buffer may share memory with any buffer whose
+  // live range does not intersect its own (ranges include the defining and
+  // the last using step, so a kernel never writes over its own inputs).
+  std::vector<size_t> placed;
+  for (size_t b = 0; b < plan.buffers.size(); ++b) {
+    PlanBuffer &buf = plan.buffers[b];
+    plan.naiveFloats += (buf.floats + kAlign - 1) / kAlign * kAlign;
+    std::vector<std::pair<int64_t, int64_t>> busy;
+    for (size_t o : placed) {
+      const PlanBuffer &other = plan.buffers[o];
+      if (other.firstStep <= buf.lastStep && buf.firstStep <= other.lastStep)
+        busy.push_back({other.offset, other.offset + other.floats});
+    }
+    std::sort(busy.begin(), busy.end());
+    int64_t offset = 0;
+    for (auto [lo, hi] : busy) {
+      if (offset + buf.floats <= lo)
+        break;
+      offset = std::max(offset, (hi + kAlign - 1) / kAlign * kAlign);
+    }
+    buf.offset = offset;
+    plan.arenaFloats = std::max(plan.arenaFloats, offset + buf.floats);
+    placed.push_back(b);
+  }
+  plan.arenaFloats = (plan.arenaFloats + kAlign - 1) / kAlign * kAlign;
+  return true;
+}
+
+std::string printPlan(const Plan &plan) {
+  std::ostringstream os;
+  auto mib = [](int64_t floats) {
+    std::ostringstream m;
+    m.precision(3);
+    m << std::fixed << static_cast<double>(floats) * 4 / (1024.0 * 1024.0)
+      << " MiB";
+    return m.str();
+  };
+  os << "plan for model '" << plan.model << "' (N <= max_seq = "
+     << plan.maxSeq << "; sizes at N = max_seq, in f32 elements)\n\n";
+  os << "kernels: " << plan.kernels.size() << " distinct, "
+     << plan.steps.size() << " calls\n";
+  for (size_t k = 0; k < plan.kernels.size(); ++k) {
+    int calls = 0;
+    for (const PlanStep &s : plan.steps)
+      calls += s.kernel == static_cast<int32_t>(k);
+    os << "  k" << k << "  " << plan.kernels[k].symbol() << "  x" << calls
+       << "\n";
+  }
+  os << "\nsteps:\n";
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const PlanStep &s = plan.steps[i];
+    os << "  " << i << "  " << s.label << "  k" << s.kernel << "(";
+    for (size_t a = 0; a < s.args.size(); ++a) {
+      const PlanArg &arg = s.args[a];
+      os << (a ? ", " : "");
+      switch (arg.kind) {
+      case PlanArg::Tokens: os << "tokens"; break;
+      case PlanArg::Weight: os << plan.weights[arg.index].name; break;
+      case PlanArg::Arena: os << "%" << plan.buffers[arg.index].name; break;
+      case PlanArg::Output: os << "output"; break;
+      }
+    }
+    os << ")\n";
+  }
+  os << "\nbuffers (arena offset, size, live steps):\n";
+  for (const PlanBuffer &b : plan.buffers)
+    os << "  %" << b.name << " " << dimsString(b.dims) << "  offset "
+       << b.offset << "  size " << b.floats << "  steps " << b.firstStep
+       << ".." << b.lastStep << "\n";
+  os << "\narena: " << plan.arenaFloats << " floats (" << mib(plan.arenaFloats)
+     << ") for " << plan.buffers.size() << " buffers; without reuse "
+     << plan.naiveFloats << " floats (" << mib(plan.naiveFloats) << ")\n";
+  os << "output: [N, " << plan.outputCols << "]\n";
+  return os.str();
+}
+
+std::string emitPlanSource(const Plan &plan, const std::string &cName,
+                           const std::string &specYaml,
+                           const std::string &target, bool forExecutable) {
+  std::ostringstream os;
+  auto cString = [](const std::string &s) {
+    std::string out = "\"";
+    for (char c : s) {
+      if (c == '\\' || c == '"')
+        out += std::string("\\") + c;
+      else if (c == '\n')
+        out += "\\n\"\n  \"";
+      else
+        out += c;
+    }
+    return out + "\"";
+  };
+  auto dimsInit = [](const std::vector<int64_t> &dims) {
+    std::string s = std::to_string(dims.size()) + ", {";
+    for (size_t i = 0; i < 3; ++i)
+      s += (i ? ", " : "") +
+           std::to_string(i < dims.size() ? dims[i] : 0);
+    return s + "}";
+  };
+  os << "/* Generated by tfc for model '" << plan.model
+     << "'. The runtime walks this table (tfc_plan.h). */\n"
+     << "#include \"tfc_plan.h\"\n\n";
+  for (const KernelDesc &k : plan.kernels)
+    os << "extern int " << k.symbol() << "_argv(void **args);\n";
+  os << "\nstatic const tfc_weight_info weights[] = {\n";
+  for (const PlanWeight &w : plan.weights)
+    os << "  {" << cString(w.name) << ", " << dimsInit(w.dims) << "},\n";
+  os << "};\n\nstatic const tfc_kernel kernels[] = {\n";
+  for (const KernelDesc &k : plan.kernels)
+    os << "  {\"" << k.symbol() << "\", " << k.symbol() << "_argv},\n";
+  os << "};\n\nstatic const tfc_arg args[] = {\n";
+  int32_t argCount = 0;
+  for (const PlanStep &s : plan.steps)
+    for (const PlanArg &a : s.args) {
+      int64_t offset = a.kind == PlanArg::Arena
+                           ? plan.buffers[a.index].offset
+                           : 0;
+      int32_t index = a.kind == PlanArg::Weight ? a.index : 0;
+      os << "  {" << static_cast<int>(a.kind) << ", " << index << ", "
+         << offset << ", " << dimsInit(a.dims) << "},\n";
+      ++argCount;
+    }
+  os << "};\n\nstatic const tfc_step steps[] = {\n";
+  int32_t first = 0;
+  for (const PlanStep &s : plan.steps) {
+    os << "  {" << s.kernel << ", " << first << ", " << s.args.size() << ", "
+       << cString(s.label) << "},\n";
+    first += static_cast<int32_t>(s.args.size());
+  }
+  os << "};\n\nstatic const char spec_yaml[] =\n  " << cString(specYaml)
+     << ";\n\n";
+  os << "static const tfc_model model = {\n"
+     << "  TFC_PLAN_VERSION, " << cString(plan.model) << ", spec_yaml, "
+     << cString(target) << ",\n"
+     << "  " << plan.maxSeq << ", " << plan.vocab << ", " << plan.outputCols
+     << ", " << plan.arenaFloats << ",\n"
+     << "  " << plan.weights.size() << ", weights, " << plan.kernels.size()
+     << ", kernels, " << plan.steps.size() << ", steps, args};\n\n"
+     << "const tfc_model *tfc_model_" << cName
+     << "(void) { return &model; }\n";
+  if (forExecutable)
+    os << "const tfc_model *tfc_main_model(void) { return &model; }\n";
+  (void)argCount;
+  return os.str();
+}
+
+} // namespace tfc

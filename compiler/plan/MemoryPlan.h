@@ -1,0 +1,79 @@
+//===- MemoryPlan.h - Kernel calls, buffers and the arena -------*- C++ -*-===//
+//
+// The plan stage: from the fused IR (tfm.kernel calls), the ordered list of
+// kernel calls with their arguments, and the memory plan that places every
+// activation in one arena with liveness-based reuse. Sizes are computed for
+// N = max_seq, so the arena size is known at compile time; a call with fewer
+// tokens uses the first N rows of each buffer. `tfc --emit=plan` prints it;
+// the code generator turns it into the runtime's table (runtime/tfc_plan.h).
+//
+//===----------------------------------------------------------------------===//
+#ifndef TFC_PLAN_MEMORYPLAN_H
+#define TFC_PLAN_MEMORYPLAN_H
+
+#include "codegen/KernelDesc.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tfc {
+
+struct PlanArg {
+  enum Kind { Tokens = 0, Weight = 1, Arena = 2, Output = 3 } kind;
+  int32_t index = 0;           // Weight: into Plan::weights; Arena: into Plan::buffers
+  std::vector<int64_t> dims;   // row-major; -1 = N
+};
+
+struct PlanBuffer {
+  std::string name;            // "qkv.0#1"
+  std::vector<int64_t> dims;   // row-major, -1 = N
+  int64_t floats = 0;          // size at N = max_seq
+  int64_t offset = 0;          // in floats, 16-float (64-byte) aligned
+  int32_t firstStep = 0, lastStep = 0; // live range (inclusive)
+};
+
+struct PlanStep {
+  int32_t kernel = 0;          // into Plan::kernels
+  std::string label;           // "qkv.3"
+  std::vector<PlanArg> args;   // inputs, then outputs (KernelDesc.h order)
+};
+
+struct PlanWeight {
+  std::string name;
+  std::vector<int64_t> dims;
+};
+
+struct Plan {
+  std::string model;
+  int64_t maxSeq = 0, vocab = 0, outputCols = 0;
+  std::vector<KernelDesc> kernels;     // distinct, in order of first use
+  std::vector<PlanWeight> weights;     // in order of first use
+  std::vector<PlanStep> steps;
+  std::vector<PlanBuffer> buffers;
+  int64_t arenaFloats = 0;
+  int64_t naiveFloats = 0;             // without reuse, for comparison
+};
+
+/// Builds the plan of `func.func @forward` in a module after tfm-fuse.
+bool buildPlan(mlir::ModuleOp module, Plan &plan, std::string &error);
+
+/// Human-readable: kernels, steps with their arguments, buffers with
+/// offset and size, the arena total.
+std::string printPlan(const Plan &plan);
+
+/// The C source of the runtime table (runtime/tfc_plan.h) for `plan`.
+/// Defines `const tfc_model *tfc_model_<cName>(void)`, and with
+/// `forExecutable` also `tfc_main_model`.
+std::string emitPlanSource(const Plan &plan, const std::string &cName,
+                           const std::string &specYaml,
+                           const std::string &target, bool forExecutable);
+
+/// "tiny-decoder" -> "tiny_decoder" (a C identifier).
+std::string cIdentifier(const std::string &name);
+
+} // namespace tfc
+
+#endif // TFC_PLAN_MEMORYPLAN_H

@@ -1,0 +1,606 @@
+//===- Runtime.cpp - Walking a compiled model's plan (tfc_runtime.h) ------===//
+//
+// A compiled model is a table (tfc_plan.h): weights by name and shape,
+// kernels, and steps whose arguments are tokens, weights, arena slices or the
+// output. This file loads the weights named by the table, builds one
+// halide_buffer_t per plan argument when a context is created, and per
+// tfc_forward only patches the extents that depend on N, then calls the
+// kernels in order. Nothing in tfc_forward allocates: the arena, the buffer
+// descriptors, the argv arrays, the profile counters and the error buffer are
+// all made by tfc_context_create.
+//
+// Halide's runtime (thread pool, error handler) is process-global and is not
+// linked here: its symbols come from the Halide runtime object that `tfc
+// compile` links into the final program.
+//
+//===----------------------------------------------------------------------===//
+#include "tfc_runtime.h"
+
+#include "SafetensorsReader.h"
+#include "spec/SpecParser.h"
+#include "weights/Manifest.h"
+#include "weights/WeightLoader.h"
+
+#include <HalideRuntime.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+extern "C" int halide_set_num_threads(int);
+
+namespace {
+
+constexpr size_t kAlign = 64; // bytes; a cache line, an AVX-512 row
+constexpr size_t kAlignFloats = kAlign / sizeof(float);
+
+/// Copies `msg` into the caller's buffer, truncated to `size` - 1 bytes and
+/// always terminated; newlines become spaces so the message stays one line.
+void setError(char *err, size_t size, const std::string &msg) {
+  if (!err || size == 0)
+    return;
+  size_t n = std::min(msg.size(), size - 1);
+  for (size_t i = 0; i < n; ++i)
+    err[i] = msg[i] == '\n' ? ' ' : msg[i];
+  err[n] = '\0';
+}
+
+/// 64-byte aligned, zero-filled floats (the zeroing also touches every page
+/// so the first forward pass does not pay the page faults).
+float *allocFloats(int64_t count) {
+  size_t bytes =
+      static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(float);
+  bytes = (bytes + kAlign - 1) / kAlign * kAlign;
+  void *p = std::aligned_alloc(kAlign, bytes);
+  if (p)
+    std::memset(p, 0, bytes);
+  return static_cast<float *>(p);
+}
+
+std::string shapeOf(int32_t rank, const int64_t *dims) {
+  std::string s = "[";
+  for (int32_t i = 0; i < rank; ++i) {
+    if (i)
+      s += ", ";
+    s += dims[i] == TFC_DIM_N ? std::string("N") : std::to_string(dims[i]);
+  }
+  return s + "]";
+}
+
+/// Elements of an argument when N = n, or -1 when it overflows int64.
+int64_t numelAt(const tfc_arg &a, int64_t n) {
+  int64_t count = 1;
+  for (int32_t i = 0; i < a.rank; ++i) {
+    int64_t d = a.dims[i] == TFC_DIM_N ? n : a.dims[i];
+    if (d != 0 && count > INT64_MAX / d)
+      return -1;
+    count *= d;
+  }
+  return count;
+}
+
+bool hasDimN(const tfc_arg &a) {
+  for (int32_t i = 0; i < a.rank; ++i)
+    if (a.dims[i] == TFC_DIM_N)
+      return true;
+  return false;
+}
+
+/// Number of entries of model->args the steps use.
+int64_t argCount(const tfc_model &m) {
+  int64_t count = 0;
+  for (int32_t s = 0; s < m.num_steps; ++s)
+    count = std::max<int64_t>(count, int64_t(m.steps[s].first_arg) +
+                                         m.steps[s].num_args);
+  return count;
+}
+
+const char *labelOf(const tfc_step &step) {
+  return step.label ? step.label : "?";
+}
+
+/// Checks the table once, at load time, so that tfc_forward can trust every
+/// index and size in it (a plan is generated, but a stale or hand-edited one
+/// must fail with a message rather than write out of bounds).
+bool checkPlan(const tfc_model *m, std::string &error) {
+  if (!m) {
+    error = "model is NULL";
+    return false;
+  }
+  std::string where =
+      std::string("model '") + (m->name ? m->name : "?") + "': plan: ";
+  if (m->plan_version != TFC_PLAN_VERSION) {
+    error = where + "version " + std::to_string(m->plan_version) +
+            ", this runtime reads version " + std::to_string(TFC_PLAN_VERSION) +
+            " (recompile the model)";
+    return false;
+  }
+  if (!m->spec_yaml || m->max_seq < 1 || m->vocab < 1 || m->output_cols < 1 ||
+      m->arena_floats < 0 || m->num_weights < 0 || m->num_kernels < 0 ||
+      m->num_steps < 0 || (m->num_weights && !m->weights) ||
+      (m->num_kernels && !m->kernels) ||
+      (m->num_steps && (!m->steps || !m->args)) || m->max_seq > INT32_MAX) {
+    error = where + "malformed header (max_seq " + std::to_string(m->max_seq) +
+            ", vocab " + std::to_string(m->vocab) + ", output_cols " +
+            std::to_string(m->output_cols) + ", arena_floats " +
+            std::to_string(m->arena_floats) + ", or a NULL table)";
+    return false;
+  }
+  for (int32_t w = 0; w < m->num_weights; ++w) {
+    const tfc_weight_info &info = m->weights[w];
+    bool ok = info.name && info.rank >= 1 && info.rank <= TFC_MAX_RANK;
+    for (int32_t i = 0; ok && i < info.rank; ++i)
+      ok = info.dims[i] >= 1;
+    if (!ok) {
+      error = where + "weight " + std::to_string(w) + " ('" +
+              (info.name ? info.name : "?") + "') has no name or a bad shape";
+      return false;
+    }
+  }
+  for (int32_t k = 0; k < m->num_kernels; ++k)
+    if (!m->kernels[k].name || !m->kernels[k].fn) {
+      error = where + "kernel " + std::to_string(k) + " has no name or entry";
+      return false;
+    }
+  for (int32_t s = 0; s < m->num_steps; ++s) {
+    const tfc_step &step = m->steps[s];
+    std::string at =
+        where + "step " + std::to_string(s) + " (" + labelOf(step) + ")";
+    if (step.kernel < 0 || step.kernel >= m->num_kernels ||
+        step.first_arg < 0 || step.num_args < 0) {
+      error = at + ": kernel " + std::to_string(step.kernel) + " of " +
+              std::to_string(m->num_kernels) + ", args from " +
+              std::to_string(step.first_arg) + " count " +
+              std::to_string(step.num_args);
+      return false;
+    }
+    for (int32_t i = 0; i < step.num_args; ++i) {
+      const tfc_arg &a = m->args[step.first_arg + i];
+      std::string arg = at + " arg " + std::to_string(i) + ": ";
+      bool ok = a.rank >= 1 && a.rank <= TFC_MAX_RANK;
+      for (int32_t d = 0; ok && d < a.rank; ++d)
+        ok = a.dims[d] >= 1 || a.dims[d] == TFC_DIM_N;
+      if (!ok) {
+        error = arg + "bad rank " + std::to_string(a.rank) + " or dimension";
+        return false;
+      }
+      // Halide extents and strides are int32: the whole buffer at max_seq
+      // must fit.
+      int64_t maxCount = numelAt(a, m->max_seq);
+      if (maxCount < 0 || maxCount > INT32_MAX) {
+        error = arg + "shape " + shapeOf(a.rank, a.dims) +
+                " has more than 2^31 elements at max_seq";
+        return false;
+      }
+      switch (a.kind) {
+      case TFC_ARG_TOKENS:
+        if (a.rank != 1 || a.dims[0] != TFC_DIM_N) {
+          error = arg + "tokens must be [N], found " + shapeOf(a.rank, a.dims);
+          return false;
+        }
+        break;
+      case TFC_ARG_WEIGHT: {
+        if (a.index < 0 || a.index >= m->num_weights) {
+          error = arg + "weight index " + std::to_string(a.index) + " of " +
+                  std::to_string(m->num_weights);
+          return false;
+        }
+        const tfc_weight_info &info = m->weights[a.index];
+        if (a.rank != info.rank ||
+            !std::equal(a.dims, a.dims + a.rank, info.dims)) {
+          error = arg + "weight '" + info.name + "' is " +
+                  shapeOf(info.rank, info.dims) + ", the step uses it as " +
+                  shapeOf(a.rank, a.dims);
+          return false;
+        }
+        break;
+      }
+      case TFC_ARG_ARENA:
+        if (a.offset < 0 || a.offset > m->arena_floats ||
+            maxCount > m->arena_floats - a.offset) {
+          error = arg + "arena slice at offset " + std::to_string(a.offset) +
+                  " of " + std::to_string(maxCount) +
+                  " floats (at max_seq) exceeds arena_floats " +
+                  std::to_string(m->arena_floats);
+          return false;
+        }
+        break;
+      case TFC_ARG_OUTPUT:
+        // The caller provides n * output_cols floats: the output must be
+        // N rows of at most output_cols.
+        if (numelAt(a, 1) > m->output_cols || !hasDimN(a)) {
+          error = arg + "output " + shapeOf(a.rank, a.dims) +
+                  " is not [N, <= " + std::to_string(m->output_cols) + "]";
+          return false;
+        }
+        break;
+      default:
+        error = arg + "unknown kind " + std::to_string(a.kind);
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+// Halide reports a failing kernel through its (process-global) error handler
+// and then returns a non-zero code. The handler runs on the thread that hit
+// the error, which for the checks a pipeline makes on its arguments is the
+// thread that called the kernel: keep the message per thread, so that two
+// contexts on two threads do not see each other's errors.
+thread_local char tlsHalideError[512];
+
+extern "C" void recordHalideError(void *, const char *msg) {
+  size_t n = msg ? std::strlen(msg) : 0;
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+    --n;
+  n = std::min(n, sizeof tlsHalideError - 1);
+  for (size_t i = 0; i < n; ++i)
+    tlsHalideError[i] = msg[i] == '\n' ? ' ' : msg[i];
+  tlsHalideError[n] = '\0';
+}
+
+std::once_flag halideSetup;
+
+int64_t nowNs() {
+  timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return int64_t(t.tv_sec) * 1000000000 + t.tv_nsec;
+}
+
+} // namespace
+
+struct tfc_weights {
+  const tfc_model *model = nullptr;
+  float *storage = nullptr;     // every plan weight, 64-byte aligned each
+  std::vector<float *> tensors; // by plan weight index, into storage
+  ~tfc_weights() { std::free(storage); }
+};
+
+struct tfc_context {
+  const tfc_model *model = nullptr;
+  const tfc_weights *weights = nullptr;
+  float *arena = nullptr;
+  // One descriptor per entry of model->args, TFC_MAX_RANK dimensions each,
+  // and the void* arrays the `_argv` entries take (a step's argv is
+  // argv.data() + first_arg).
+  std::vector<halide_buffer_t> buffers;
+  std::vector<halide_dimension_t> dims;
+  std::vector<void *> argv;
+  std::vector<int32_t> dynamicArgs; // args with an N dimension
+  std::vector<int32_t> tokenArgs, outputArgs;
+  int64_t patchedN = -1; // the N the descriptors hold
+  bool profiling = false;
+  std::vector<int64_t> kernelCalls, kernelNs; // by kernel index
+  char error[1024] = {0};
+  ~tfc_context() { std::free(arena); }
+};
+
+namespace {
+
+/// Sets extents and dense strides of arg `i` for sequence length n. Row-major
+/// dims [a, b, c] become Halide dims 0 = c (stride 1), 1 = b, 2 = a.
+void patchShape(tfc_context &ctx, int64_t i, int64_t n) {
+  const tfc_arg &a = ctx.model->args[i];
+  halide_dimension_t *dim = &ctx.dims[size_t(i) * TFC_MAX_RANK];
+  int64_t stride = 1;
+  for (int32_t k = 0; k < a.rank; ++k) {
+    int64_t extent = a.dims[a.rank - 1 - k];
+    if (extent == TFC_DIM_N)
+      extent = n;
+    dim[k].min = 0;
+    dim[k].extent = int32_t(extent); // checkPlan: fits at max_seq
+    dim[k].stride = int32_t(stride);
+    dim[k].flags = 0;
+    stride *= extent;
+  }
+}
+
+} // namespace
+
+extern "C" {
+
+tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
+                              char *err, size_t err_size) {
+  std::string error;
+  if (!checkPlan(model, error)) {
+    setError(err, err_size, error);
+    return nullptr;
+  }
+  if (!path) {
+    setError(err, err_size, "weights path is NULL");
+    return nullptr;
+  }
+  std::optional<tfc::ModelSpec> spec = tfc::parseSpecString(
+      model->spec_yaml,
+      std::string(model->name ? model->name : "model") + " (embedded spec)",
+      error);
+  if (!spec) {
+    setError(err, err_size, error);
+    return nullptr;
+  }
+  // The layout comes from the file's names or metadata; the spec's layout is
+  // the fallback for a file that says nothing.
+  tfc::WeightLayout layout = spec->layout;
+  {
+    std::unique_ptr<tfc::SafetensorsFile> file =
+        tfc::SafetensorsFile::open(path, error);
+    if (!file) {
+      setError(err, err_size, error);
+      return nullptr;
+    }
+    if (std::optional<tfc::WeightLayout> seen = tfc::detectLayout(*file))
+      layout = *seen;
+  }
+  // COST: loadWeights maps the file a second time and converts every tensor
+  // of the manifest to double (8 bytes per weight), and below we copy the
+  // plan's tensors once more to f32. Peak memory is about 3x the f32 size.
+  // A later change maps f32 native files directly (zero-copy) and converts
+  // only what needs converting.
+  std::map<std::string, tfc::RefTensor> native;
+  if (!tfc::loadWeights(*spec, path, layout, native, error)) {
+    setError(err, err_size, error);
+    return nullptr;
+  }
+
+  auto weights = std::make_unique<tfc_weights>();
+  weights->model = model;
+  std::vector<int64_t> offsets(size_t(model->num_weights));
+  int64_t total = 0;
+  for (int32_t w = 0; w < model->num_weights; ++w) {
+    const tfc_weight_info &info = model->weights[w];
+    auto it = native.find(info.name);
+    if (it == native.end()) {
+      setError(err, err_size,
+               std::string(path) + ": tensor '" + info.name +
+                   "' is used by the plan but is not in the manifest of "
+                   "model '" +
+                   spec->name + "' (the plan and its spec disagree)");
+      return nullptr;
+    }
+    std::vector<int64_t> want(info.dims, info.dims + info.rank);
+    if (it->second.shape != want) {
+      setError(err, err_size,
+               std::string(path) + ": tensor '" + info.name +
+                   "': the plan expects shape " + tfc::formatShape(want) +
+                   ", found " + tfc::formatShape(it->second.shape));
+      return nullptr;
+    }
+    offsets[size_t(w)] = total;
+    int64_t count = it->second.numel();
+    total += (count + int64_t(kAlignFloats) - 1) / int64_t(kAlignFloats) *
+             int64_t(kAlignFloats);
+  }
+  weights->storage = allocFloats(total);
+  if (!weights->storage) {
+    setError(err, err_size,
+             std::string(path) + ": out of memory for " +
+                 std::to_string(total) + " weight floats");
+    return nullptr;
+  }
+  weights->tensors.resize(size_t(model->num_weights));
+  for (int32_t w = 0; w < model->num_weights; ++w) {
+    const tfc::RefTensor &t = native.find(model->weights[w].name)->second;
+    float *dst = weights->storage + offsets[size_t(w)];
+    for (size_t i = 0; i < t.data.size(); ++i)
+      dst[i] = static_cast<float>(t.data[i]);
+    weights->tensors[size_t(w)] = dst;
+  }
+  return weights.release();
+}
+
+void tfc_weights_free(tfc_weights *weights) { delete weights; }
+
+tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
+                                char *err, size_t err_size) {
+  if (!weights) {
+    setError(err, err_size, "weights are NULL");
+    return nullptr;
+  }
+  if (threads < 0) {
+    setError(err, err_size,
+             "thread count " + std::to_string(threads) +
+                 " is negative (0 = the number of cores)");
+    return nullptr;
+  }
+  const tfc_model *model = weights->model;
+  auto ctx = std::make_unique<tfc_context>();
+  ctx->model = model;
+  ctx->weights = weights;
+  ctx->arena = allocFloats(model->arena_floats);
+  if (!ctx->arena) {
+    setError(err, err_size,
+             "out of memory for an arena of " +
+                 std::to_string(model->arena_floats) + " floats");
+    return nullptr;
+  }
+
+  int64_t count = argCount(*model);
+  ctx->buffers.resize(size_t(count));
+  ctx->dims.resize(size_t(count) * TFC_MAX_RANK);
+  ctx->argv.resize(size_t(count));
+  for (int64_t i = 0; i < count; ++i) {
+    const tfc_arg &a = model->args[i];
+    halide_buffer_t &b = ctx->buffers[size_t(i)];
+    b = halide_buffer_t(); // no device, no flags
+    b.type.code = halide_type_float;
+    b.type.bits = 32;
+    b.type.lanes = 1;
+    b.dimensions = a.rank;
+    b.dim = &ctx->dims[size_t(i) * TFC_MAX_RANK];
+    switch (a.kind) {
+    case TFC_ARG_TOKENS:
+      b.type.code = halide_type_int;
+      ctx->tokenArgs.push_back(int32_t(i));
+      break;
+    case TFC_ARG_WEIGHT:
+      b.host = reinterpret_cast<uint8_t *>(weights->tensors[size_t(a.index)]);
+      break;
+    case TFC_ARG_ARENA:
+      b.host = reinterpret_cast<uint8_t *>(ctx->arena + a.offset);
+      break;
+    case TFC_ARG_OUTPUT:
+      ctx->outputArgs.push_back(int32_t(i));
+      break;
+    }
+    if (hasDimN(a))
+      ctx->dynamicArgs.push_back(int32_t(i));
+    patchShape(*ctx, i, model->max_seq);
+    ctx->argv[size_t(i)] = &ctx->buffers[size_t(i)];
+  }
+  ctx->patchedN = model->max_seq;
+  ctx->kernelCalls.assign(size_t(model->num_kernels), 0);
+  ctx->kernelNs.assign(size_t(model->num_kernels), 0);
+
+  // Process-global Halide state: the first context decides the pool size
+  // (Halide's pool never shrinks, and a later call would change the count
+  // for every context at once); the error handler is installed once.
+  std::call_once(halideSetup, [threads] {
+    halide_set_error_handler(recordHalideError);
+    halide_set_num_threads(threads);
+  });
+  return ctx.release();
+}
+
+void tfc_context_destroy(tfc_context *ctx) { delete ctx; }
+
+int tfc_forward(tfc_context *ctx, const int32_t *tokens, int64_t n,
+                float *output) {
+  if (!ctx)
+    return 1;
+  const tfc_model *m = ctx->model;
+  ctx->error[0] = '\0';
+  if (!tokens || !output) {
+    std::snprintf(ctx->error, sizeof ctx->error, "%s is NULL",
+                  !tokens ? "tokens" : "output");
+    return 1;
+  }
+  if (n < 1) {
+    std::snprintf(ctx->error, sizeof ctx->error,
+                  "sequence of %" PRId64 " tokens: need at least 1", n);
+    return 1;
+  }
+  if (n > m->max_seq) {
+    std::snprintf(ctx->error, sizeof ctx->error,
+                  "sequence of %" PRId64 " tokens exceeds max_seq %" PRId64, n,
+                  m->max_seq);
+    return 1;
+  }
+  for (int64_t i = 0; i < n; ++i)
+    if (tokens[i] < 0 || tokens[i] >= m->vocab) {
+      std::snprintf(ctx->error, sizeof ctx->error,
+                    "token id %" PRId32 " at position %" PRId64
+                    " is out of range [0, %" PRId64 ")",
+                    tokens[i], i, m->vocab);
+      return 1;
+    }
+
+  if (n != ctx->patchedN) {
+    for (int32_t i : ctx->dynamicArgs)
+      patchShape(*ctx, i, n);
+    ctx->patchedN = n;
+  }
+  // Halide does not write through input buffers; the cast only fits the
+  // struct's field type.
+  for (int32_t i : ctx->tokenArgs)
+    ctx->buffers[size_t(i)].host =
+        reinterpret_cast<uint8_t *>(const_cast<int32_t *>(tokens));
+  for (int32_t i : ctx->outputArgs)
+    ctx->buffers[size_t(i)].host = reinterpret_cast<uint8_t *>(output);
+
+  for (int32_t s = 0; s < m->num_steps; ++s) {
+    const tfc_step &step = m->steps[s];
+    const tfc_kernel &kernel = m->kernels[step.kernel];
+    tlsHalideError[0] = '\0';
+    int64_t start = ctx->profiling ? nowNs() : 0;
+    int rc = kernel.fn(ctx->argv.data() + step.first_arg);
+    if (ctx->profiling) {
+      ctx->kernelNs[size_t(step.kernel)] += nowNs() - start;
+      ++ctx->kernelCalls[size_t(step.kernel)];
+    }
+    if (rc != 0) {
+      if (tlsHalideError[0])
+        std::snprintf(ctx->error, sizeof ctx->error,
+                      "kernel %s (step %s) failed: %s", kernel.name,
+                      labelOf(step), tlsHalideError);
+      else
+        std::snprintf(ctx->error, sizeof ctx->error,
+                      "kernel %s (step %s) failed: Halide error code %d",
+                      kernel.name, labelOf(step), rc);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+const char *tfc_context_error(const tfc_context *ctx) {
+  return ctx ? ctx->error : "context is NULL";
+}
+
+int64_t tfc_output_cols(const tfc_model *model) {
+  return model ? model->output_cols : 0;
+}
+int64_t tfc_max_seq(const tfc_model *model) {
+  return model ? model->max_seq : 0;
+}
+int64_t tfc_vocab(const tfc_model *model) { return model ? model->vocab : 0; }
+
+void tfc_profile_enable(tfc_context *ctx, int enable) {
+  if (!ctx)
+    return;
+  // Enabling starts a new measurement.
+  if (enable) {
+    std::fill(ctx->kernelCalls.begin(), ctx->kernelCalls.end(), 0);
+    std::fill(ctx->kernelNs.begin(), ctx->kernelNs.end(), 0);
+  }
+  ctx->profiling = enable != 0;
+}
+
+void tfc_profile_print(const tfc_context *ctx, void *file) {
+  FILE *out = file ? static_cast<FILE *>(file) : stdout;
+  if (!ctx)
+    return;
+  const tfc_model *m = ctx->model;
+  std::vector<int32_t> order;
+  int64_t totalNs = 0, totalCalls = 0;
+  for (int32_t k = 0; k < m->num_kernels; ++k)
+    if (ctx->kernelCalls[size_t(k)]) {
+      order.push_back(k);
+      totalNs += ctx->kernelNs[size_t(k)];
+      totalCalls += ctx->kernelCalls[size_t(k)];
+    }
+  if (order.empty()) {
+    std::fprintf(out, "profile: no kernel calls recorded "
+                      "(tfc_profile_enable before tfc_forward)\n");
+    return;
+  }
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    return ctx->kernelNs[size_t(a)] > ctx->kernelNs[size_t(b)];
+  });
+  size_t width = 6;
+  for (int32_t k : order)
+    width = std::max(width, std::strlen(m->kernels[k].name));
+  int w = int(width);
+  std::fprintf(out, "%-*s %8s %12s %7s\n", w, "kernel", "calls", "total ms",
+               "share");
+  for (int32_t k : order) {
+    double ns = double(ctx->kernelNs[size_t(k)]);
+    std::fprintf(out, "%-*s %8" PRId64 " %12.3f %6.1f%%\n", w,
+                 m->kernels[k].name, ctx->kernelCalls[size_t(k)], ns / 1e6,
+                 totalNs ? 100.0 * ns / double(totalNs) : 0.0);
+  }
+  std::fprintf(out, "%-*s %8" PRId64 " %12.3f %6.1f%%\n", w, "total",
+               totalCalls, double(totalNs) / 1e6, 100.0);
+}
+
+} // extern "C"

@@ -1,0 +1,379 @@
+//===- tfc_main.cpp - The main() of an executable compiled by tfc ---------===//
+//
+// `tfc compile SPEC -o OUT` links this file with the model's plan, which
+// defines tfc_main_model(). The executable loads weights, runs the given
+// tokens and prints the next token, or benchmarks and profiles the model:
+//
+//   OUT --weights W.safetensors --tokens "1 2 3" [--dump-logits F]
+//       [--threads T] [--bench [--bench-tokens N] [--bench-runs R]]
+//       [--profile]
+//
+// Errors print `OUT: error: <message>` and exit 1; usage errors exit 2.
+// Tests compile this file with TFC_MAIN_NO_MAIN and call tfc::runMain.
+//
+//===----------------------------------------------------------------------===//
+#include "tfc_runtime.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+extern "C" const tfc_model *tfc_main_model(void);
+
+namespace tfc {
+
+int runMain(int argc, char **argv);
+
+namespace {
+
+struct Options {
+  std::string weights, tokens, dumpLogits;
+  bool haveTokens = false;
+  int threads = 0;
+  bool bench = false, profile = false, help = false;
+  int64_t benchTokens = 0; // 0: the given tokens, or min(512, max_seq)
+  int64_t benchRuns = 10;
+};
+
+struct Failure {
+  int code; // 1: runtime error, 2: usage error
+  std::string message;
+};
+
+/// A whole-string decimal integer in [lo, hi].
+bool parseInt(const std::string &text, int64_t lo, int64_t hi, int64_t &out) {
+  if (text.empty())
+    return false;
+  errno = 0;
+  char *end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (errno || *end != '\0' || v < lo || v > hi)
+    return false;
+  out = v;
+  return true;
+}
+
+/// Token ids separated by spaces or commas.
+bool parseTokens(const std::string &text, std::vector<int32_t> &out,
+                 std::string &error) {
+  out.clear();
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == ' ' || text[i] == ',' || text[i] == '\t' ||
+        text[i] == '\n') {
+      ++i;
+      continue;
+    }
+    size_t j = text.find_first_of(" ,\t\n", i);
+    std::string word = text.substr(i, j == std::string::npos ? j : j - i);
+    int64_t v;
+    if (!parseInt(word, INT32_MIN, INT32_MAX, v)) {
+      error = "--tokens: '" + word + "' is not an integer token id";
+      return false;
+    }
+    out.push_back(int32_t(v));
+    i = j == std::string::npos ? text.size() : j;
+  }
+  if (out.empty()) {
+    error = "--tokens: no token ids in '" + text + "'";
+    return false;
+  }
+  return true;
+}
+
+void printUsage(const char *prog, const tfc_model *m, FILE *out) {
+  std::fprintf(
+      out,
+      "usage: %s --weights W.safetensors --tokens \"1 2 3\" [options]\n"
+      "model %s: vocab %" PRId64 ", max_seq %" PRId64 ", %" PRId64
+      " output columns, target %s\n"
+      "  --weights FILE       safetensors weights (native or Hugging Face "
+      "layout)\n"
+      "  --tokens \"IDS\"       token ids, separated by spaces or commas\n"
+      "  --dump-logits FILE   write the output as raw little-endian f32 "
+      "[N, %" PRId64 "]\n"
+      "  --threads T          Halide threads (0 = number of cores, the "
+      "default)\n"
+      "  --bench              time forward passes: a warm-up, then R runs\n"
+      "  --bench-tokens N     benchmark N random token ids (fixed seed)\n"
+      "  --bench-runs R       timed runs (default 10)\n"
+      "  --profile            print time per kernel after the run\n"
+      "  --help               this text\n",
+      prog, m->name, m->vocab, m->max_seq, m->output_cols,
+      m->target ? m->target : "?", m->output_cols);
+}
+
+bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
+  auto usage = [&](const std::string &msg) {
+    fail = {2, msg};
+    return false;
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i], value;
+    bool inlineValue = false;
+    if (arg.rfind("--", 0) == 0 && arg.find('=') != std::string::npos) {
+      value = arg.substr(arg.find('=') + 1);
+      arg = arg.substr(0, arg.find('='));
+      inlineValue = true;
+    }
+    auto takeValue = [&]() {
+      if (inlineValue)
+        return true;
+      if (i + 1 >= argc)
+        return false;
+      value = argv[++i];
+      return true;
+    };
+    auto flagOnly = [&]() { return !inlineValue; };
+    if (arg == "--help" || arg == "-h") {
+      opt.help = true;
+    } else if (arg == "--bench" && flagOnly()) {
+      opt.bench = true;
+    } else if (arg == "--profile" && flagOnly()) {
+      opt.profile = true;
+    } else if (arg == "--weights" || arg == "--tokens" ||
+               arg == "--dump-logits" || arg == "--threads" ||
+               arg == "--bench-tokens" || arg == "--bench-runs") {
+      if (!takeValue())
+        return usage(arg + " needs a value");
+      int64_t v;
+      if (arg == "--weights") {
+        opt.weights = value;
+      } else if (arg == "--tokens") {
+        opt.tokens = value;
+        opt.haveTokens = true;
+      } else if (arg == "--dump-logits") {
+        if (value.empty())
+          return usage("--dump-logits needs a file name");
+        opt.dumpLogits = value;
+      } else if (arg == "--threads") {
+        if (!parseInt(value, 0, 1024, v))
+          return usage("--threads: expected an integer in [0, 1024], found '" +
+                       value + "'");
+        opt.threads = int(v);
+      } else if (arg == "--bench-tokens") {
+        if (!parseInt(value, 1, INT32_MAX, v))
+          return usage("--bench-tokens: expected an integer >= 1, found '" +
+                       value + "'");
+        opt.benchTokens = v;
+      } else {
+        if (!parseInt(value, 1, 1000000, v))
+          return usage("--bench-runs: expected an integer in [1, 1000000], "
+                       "found '" +
+                       value + "'");
+        opt.benchRuns = v;
+      }
+    } else {
+      return usage("unknown argument '" + std::string(argv[i]) + "'");
+    }
+  }
+  if (opt.help)
+    return true;
+  if (opt.weights.empty())
+    return usage("--weights is required");
+  if (!opt.haveTokens && !opt.bench)
+    return usage("--tokens is required (or --bench)");
+  if ((opt.benchTokens || opt.benchRuns != 10) && !opt.bench)
+    return usage("--bench-tokens and --bench-runs need --bench");
+  return true;
+}
+
+/// Raw little-endian f32, written to F.tmp and renamed so that a reader
+/// never sees half a file.
+bool dumpLogits(const std::string &path, const std::vector<float> &data,
+                std::string &error) {
+  std::string tmp = path + ".tmp";
+  FILE *f = std::fopen(tmp.c_str(), "wb");
+  if (!f) {
+    error = tmp + ": " + std::strerror(errno);
+    return false;
+  }
+  bool ok = true;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  for (float x : data) {
+    unsigned char b[4];
+    std::memcpy(b, &x, 4);
+    std::swap(b[0], b[3]);
+    std::swap(b[1], b[2]);
+    ok = ok && std::fwrite(b, 1, 4, f) == 4;
+  }
+#else
+  ok = std::fwrite(data.data(), sizeof(float), data.size(), f) == data.size();
+#endif
+  if (std::fclose(f) != 0)
+    ok = false;
+  if (!ok) {
+    error = tmp + ": write failed: " + std::strerror(errno);
+    std::remove(tmp.c_str());
+    return false;
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    error = path + ": " + std::strerror(errno);
+    std::remove(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+/// Deterministic ids for --bench-tokens (splitmix64), the same on every run.
+std::vector<int32_t> randomTokens(int64_t n, int64_t vocab) {
+  std::vector<int32_t> out(static_cast<size_t>(n));
+  uint64_t state = 0x7466632062656e63ULL; // "tfc benc"
+  for (int32_t &t : out) {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    t = int32_t(z % uint64_t(vocab));
+  }
+  return out;
+}
+
+void printTop(const std::vector<float> &out, int64_t n, int64_t cols) {
+  const float *row = out.data() + (n - 1) * cols;
+  std::vector<int64_t> idx(static_cast<size_t>(cols));
+  for (int64_t i = 0; i < cols; ++i)
+    idx[size_t(i)] = i;
+  size_t k = std::min<size_t>(5, idx.size());
+  // Ties go to the lower id, so the output is deterministic.
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
+                    [&](int64_t a, int64_t b) {
+                      return row[a] > row[b] || (row[a] == row[b] && a < b);
+                    });
+  std::printf("next token: %" PRId64 "\n", idx[0]);
+  std::printf("top %zu:", k);
+  for (size_t i = 0; i < k; ++i)
+    std::printf(" %" PRId64 " (%.4f)", idx[i], double(row[idx[i]]));
+  std::printf("\n");
+}
+
+double msSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - t0)
+      .count();
+}
+
+/// The run after the options are known; returns 0 or sets `fail`.
+int run(const Options &opt, const tfc_model *m, Failure &fail) {
+  std::vector<int32_t> tokens;
+  std::string error;
+  if (opt.haveTokens && !parseTokens(opt.tokens, tokens, error)) {
+    fail = {2, error};
+    return fail.code;
+  }
+  if (opt.bench && (opt.benchTokens || !opt.haveTokens))
+    tokens = randomTokens(opt.benchTokens ? opt.benchTokens
+                                          : std::min<int64_t>(512, m->max_seq),
+                          m->vocab);
+
+  char err[1024];
+  tfc_weights *w = tfc_weights_load(m, opt.weights.c_str(), err, sizeof err);
+  if (!w) {
+    fail = {1, err};
+    return 1;
+  }
+  tfc_context *ctx = tfc_context_create(w, opt.threads, err, sizeof err);
+  if (!ctx) {
+    tfc_weights_free(w);
+    fail = {1, err};
+    return 1;
+  }
+  int64_t n = int64_t(tokens.size());
+  // Sized before validation: an over-long sequence is reported by
+  // tfc_forward, so cap the buffer at max_seq rows.
+  std::vector<float> out(
+      static_cast<size_t>(std::min(n, m->max_seq) * m->output_cols));
+  auto forward = [&]() {
+    if (tfc_forward(ctx, tokens.data(), n, out.data()) == 0)
+      return true;
+    fail = {1, tfc_context_error(ctx)};
+    return false;
+  };
+
+  bool ok = true;
+  if (opt.bench) {
+    ok = forward(); // warm-up: thread pool start, page faults, caches
+    if (ok && opt.profile)
+      tfc_profile_enable(ctx, 1);
+    std::vector<double> times;
+    for (int64_t r = 0; ok && r < opt.benchRuns; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      ok = forward();
+      times.push_back(msSince(t0));
+    }
+    if (ok) {
+      std::sort(times.begin(), times.end());
+      size_t c = times.size();
+      double median =
+          c % 2 ? times[c / 2] : (times[c / 2 - 1] + times[c / 2]) / 2;
+      std::printf("bench: %" PRId64 " tokens, %zu runs: median %.3f ms, "
+                  "min %.3f ms, max %.3f ms, %.1f tokens/s\n",
+                  n, c, median, times.front(), times.back(),
+                  median > 0 ? double(n) * 1000.0 / median : 0.0);
+    }
+  } else {
+    if (opt.profile)
+      tfc_profile_enable(ctx, 1);
+    ok = forward();
+    if (ok)
+      printTop(out, n, m->output_cols);
+  }
+  if (ok && opt.profile)
+    tfc_profile_print(ctx, stdout);
+  if (ok && !opt.dumpLogits.empty() &&
+      !dumpLogits(opt.dumpLogits, out, error)) {
+    fail = {1, error};
+    ok = false;
+  }
+  tfc_context_destroy(ctx);
+  tfc_weights_free(w);
+  std::fflush(stdout);
+  return ok ? 0 : 1;
+}
+
+} // namespace
+
+/// main() without the process: returns the exit code.
+int runMain(int argc, char **argv) {
+  std::string prog = argc > 0 && argv[0] ? argv[0] : "tfc-model";
+  size_t slash = prog.rfind('/');
+  if (slash != std::string::npos)
+    prog = prog.substr(slash + 1);
+  const tfc_model *m = tfc_main_model();
+  Options opt;
+  Failure fail{0, ""};
+  int code = 0;
+  try {
+    if (!parseArgs(argc, argv, opt, fail)) {
+      code = fail.code;
+    } else if (opt.help) {
+      printUsage(prog.c_str(), m, stdout);
+      return 0;
+    } else {
+      code = run(opt, m, fail);
+    }
+  } catch (const std::exception &e) {
+    fail = {1, e.what()};
+    code = 1;
+  }
+  if (code != 0) {
+    std::fprintf(stderr, "%s: error: %s\n", prog.c_str(), fail.message.c_str());
+    if (code == 2)
+      std::fprintf(stderr, "run '%s --help' for usage\n", prog.c_str());
+  }
+  return code;
+}
+
+} // namespace tfc
+
+#ifndef TFC_MAIN_NO_MAIN
+int main(int argc, char **argv) { return tfc::runMain(argc, argv); }
+#endif

@@ -1,0 +1,85 @@
+/*===- tfc_plan.h - The table a compiled model is ------------------*- C -*-===
+ *
+ * `tfc compile` emits, for each model, a C file that defines one
+ * `tfc_model` (this header's types, all static const data) and links it with
+ * the model's Halide kernels. The runtime walks the table: for each step it
+ * builds the kernel's buffers (weights, arena slices, the caller's tokens and
+ * output) and calls the kernel. Print it with `tfc --emit=plan`.
+ *
+ * Shapes are row-major ("[N, D]": N rows of D contiguous floats); a
+ * dimension equal to TFC_DIM_N is the sequence length of the call.
+ *===----------------------------------------------------------------------===*/
+#ifndef TFC_PLAN_H
+#define TFC_PLAN_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TFC_PLAN_VERSION 1
+#define TFC_DIM_N (-1)
+#define TFC_MAX_RANK 3
+
+typedef enum {
+  TFC_ARG_TOKENS = 0,  /* the caller's token ids: int32 [N] */
+  TFC_ARG_WEIGHT = 1,  /* weights[index] */
+  TFC_ARG_ARENA = 2,   /* arena + offset (in floats) */
+  TFC_ARG_OUTPUT = 3   /* the caller's output buffer: f32 [N, output_cols] */
+} tfc_arg_kind;
+
+typedef struct {
+  int32_t kind;        /* tfc_arg_kind */
+  int32_t index;       /* TFC_ARG_WEIGHT: index into tfc_model.weights */
+  int64_t offset;      /* TFC_ARG_ARENA: offset in floats */
+  int32_t rank;        /* 1..TFC_MAX_RANK */
+  int64_t dims[TFC_MAX_RANK]; /* row-major extents, TFC_DIM_N = N */
+} tfc_arg;
+
+/* A Halide pipeline's `<name>_argv` entry: args[i] points to a
+ * halide_buffer_t (buffers) in the order of the pipeline's arguments.
+ * Returns 0 on success, a Halide error code otherwise. */
+typedef int (*tfc_kernel_fn)(void **args);
+
+typedef struct {
+  const char *name;    /* the kernel's symbol, e.g. "tfk_qkv_ln_..." */
+  tfc_kernel_fn fn;
+} tfc_kernel;
+
+typedef struct {
+  int32_t kernel;      /* index into tfc_model.kernels */
+  int32_t first_arg;   /* index into tfc_model.args */
+  int32_t num_args;
+  const char *label;   /* what the step computes, e.g. "layers.3.qkv" */
+} tfc_step;
+
+typedef struct {
+  const char *name;    /* native weight name, e.g. "layers.0.attn.wq" */
+  int32_t rank;
+  int64_t dims[TFC_MAX_RANK];
+} tfc_weight_info;
+
+typedef struct {
+  int32_t plan_version;        /* TFC_PLAN_VERSION */
+  const char *name;            /* the spec's name */
+  const char *spec_yaml;       /* the validated spec (tfc --emit=spec) */
+  const char *target;          /* the Halide target the kernels were built for */
+  int64_t max_seq;             /* largest N */
+  int64_t vocab;               /* token ids must be < vocab */
+  int64_t output_cols;         /* the output is [N, output_cols] */
+  int64_t arena_floats;        /* activation arena size for N = max_seq */
+  int32_t num_weights;
+  const tfc_weight_info *weights;
+  int32_t num_kernels;
+  const tfc_kernel *kernels;
+  int32_t num_steps;
+  const tfc_step *steps;
+  const tfc_arg *args;
+} tfc_model;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TFC_PLAN_H */

@@ -1,0 +1,614 @@
+//===- HalideKernelsTest.cpp - Halide kernels against the reference ------===//
+//
+// Each kernel kind and flag combination is JIT-compiled for the host (the
+// same pipeline and schedule the AOT path compiles) and run at several N on
+// random inputs; results must match the double-precision reference kernels
+// to max |a - b| <= 1e-4 * max(1, |ref|). The AOT entry points are checked
+// through the object files they write (symbols, ELF machine).
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/HalideKernels.h"
+#include "reference/RefKernels.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <dlfcn.h>
+#include <fstream>
+#include <random>
+#include <unistd.h>
+
+using namespace tfc;
+
+namespace {
+
+// Small model dims of the tests.
+constexpr int64_t kD = 32, kH = 4, kK = 8, kF = 48, kV = 64, kMaxSeq = 128;
+const std::vector<int64_t> kRows = {1, 7, 13, 64};
+
+RefTensor randomTensor(std::vector<int64_t> shape, std::mt19937 &rng,
+                       double lo = -1.0, double hi = 1.0) {
+  RefTensor t(std::move(shape));
+  std::uniform_real_distribution<double> dist(lo, hi);
+  for (double &x : t.data)
+    x = static_cast<float>(dist(rng)); // exactly representable in f32
+  return t;
+}
+
+Halide::Buffer<float> toBuffer(const RefTensor &t) {
+  std::vector<int> dims(t.shape.rbegin(), t.shape.rend());
+  Halide::Buffer<float> b(dims);
+  for (int64_t i = 0; i < t.numel(); ++i)
+    b.data()[i] = static_cast<float>(t[i]);
+  return b;
+}
+
+Halide::Target hostTarget() {
+  std::string error;
+  std::optional<Halide::Target> t = parseKernelTarget("host", error);
+  EXPECT_TRUE(t) << error;
+  return *t;
+}
+
+/// Builds `desc` for the host, binds `in` (argument order; an int tensor is
+/// passed as tokens) and returns the outputs with the given widths.
+struct Runner {
+  BuiltKernel kernel;
+  explicit Runner(const KernelDesc &desc) {
+    std::string error;
+    std::optional<BuiltKernel> k = buildKernel(desc, hostTarget(), error);
+    EXPECT_TRUE(k) << error;
+    if (k)
+      kernel = *k;
+  }
+  std::vector<RefTensor> run(const std::vector<RefTensor> &in,
+                             const std::vector<int64_t> &widths, int64_t rows,
+                             const std::vector<int32_t> *tokens = nullptr) {
+    EXPECT_EQ(kernel.inputs.size(), in.size() + (tokens ? 1 : 0));
+    size_t next = 0;
+    Halide::Buffer<int32_t> tok;
+    if (tokens) {
+      tok = Halide::Buffer<int32_t>(static_cast<int>(tokens->size()));
+      for (size_t i = 0; i < tokens->size(); ++i)
+        tok(static_cast<int>(i)) = (*tokens)[i];
+      kernel.inputs[next++].set(tok);
+    }
+    std::vector<Halide::Buffer<float>> keep;
+    for (const RefTensor &t : in) {
+      keep.push_back(toBuffer(t));
+      kernel.inputs[next++].set(keep.back());
+    }
+    std::vector<Halide::Buffer<void>> outs;
+    for (int64_t w : widths)
+      outs.push_back(Halide::Buffer<float>(static_cast<int>(w),
+                                           static_cast<int>(rows)));
+    Halide::Realization r(outs);
+    kernel.pipeline.realize(
+        r, hostTarget().without_feature(Halide::Target::NoRuntime));
+    std::vector<RefTensor> result;
+    for (size_t o = 0; o < outs.size(); ++o) {
+      Halide::Buffer<float> b = outs[o];
+      RefTensor t({rows, widths[o]});
+      for (int64_t i = 0; i < t.numel(); ++i)
+        t[i] = b.data()[i];
+      result.push_back(std::move(t));
+    }
+    return result;
+  }
+};
+
+/// max |a - b| / max(1, |ref|) over all elements.
+void expectClose(const RefTensor &got, const RefTensor &ref,
+                 const std::string &what) {
+  ASSERT_EQ(got.shape, ref.shape) << what;
+  double worst = 0;
+  int64_t at = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    double err = std::fabs(got[i] - ref[i]) / std::max(1.0, std::fabs(ref[i]));
+    if (!(err <= worst)) { // NaN counts as the worst
+      worst = std::isnan(err) ? INFINITY : err;
+      at = i;
+    }
+  }
+  EXPECT_LE(worst, 1e-4) << what << ": element " << at << " got " << got[at]
+                         << " expected " << ref[at];
+}
+
+RefTensor firstRows(const RefTensor &t, int64_t rows) {
+  return ref::slice(t, 0, 0, rows);
+}
+
+RefTensor applyNorm(const RefTensor &x, KernelNorm norm, const RefTensor &g,
+                    const RefTensor &b, double eps) {
+  switch (norm) {
+  case KernelNorm::None: return x;
+  case KernelNorm::Layer: return ref::layerNorm(x, g, &b, eps);
+  case KernelNorm::RMS: return ref::rmsNorm(x, g, eps);
+  }
+  return x;
+}
+
+/// Appends gamma (and beta) in argument order.
+void pushNorm(std::vector<RefTensor> &args, KernelNorm norm,
+              const RefTensor &g, const RefTensor &b) {
+  if (norm != KernelNorm::None)
+    args.push_back(g);
+  if (norm == KernelNorm::Layer)
+    args.push_back(b);
+}
+
+std::string label(const KernelDesc &d, int64_t rows) {
+  return d.symbol() + " N=" + std::to_string(rows);
+}
+
+//===----------------------------------------------------------------------===//
+// Kinds against the reference
+//===----------------------------------------------------------------------===//
+
+TEST(HalideKernels, EmbedAllPositionKinds) {
+  for (PositionKind pk : {PositionKind::Learned, PositionKind::Sinusoidal,
+                          PositionKind::None}) {
+    KernelDesc d;
+    d.kind = KernelKind::Embed;
+    d.d = kD;
+    d.vocab = kV;
+    d.maxSeq = kMaxSeq;
+    d.positions = pk;
+    std::mt19937 rng(1);
+    RefTensor table = randomTensor({kV, kD}, rng);
+    RefTensor pos = randomTensor({kMaxSeq, kD}, rng);
+    Runner runner(d);
+    for (int64_t rows : kRows) {
+      std::vector<int32_t> ids;
+      RefTensor idT({rows});
+      for (int64_t i = 0; i < rows; ++i) {
+        ids.push_back(static_cast<int32_t>((i * 37 + 5) % kV));
+        idT[i] = ids.back();
+      }
+      std::vector<RefTensor> args = {table};
+      if (pk == PositionKind::Learned)
+        args.push_back(pos);
+      RefTensor expect;
+      std::string error;
+      ASSERT_TRUE(ref::gatherRows(table, idT, expect, error)) << error;
+      if (pk == PositionKind::Learned)
+        expect = ref::binary(expect, firstRows(pos, rows), ref::BinaryKind::Add);
+      if (pk == PositionKind::Sinusoidal)
+        expect = ref::binary(expect, ref::sinusoidalTable(rows, kD),
+                             ref::BinaryKind::Add);
+      expectClose(runner.run(args, {kD}, rows, &ids)[0], expect,
+                  label(d, rows));
+    }
+  }
+}
+
+TEST(HalideKernels, EmbedClampsTokenIds) {
+  KernelDesc d;
+  d.kind = KernelKind::Embed;
+  d.d = kD;
+  d.vocab = kV;
+  std::mt19937 rng(2);
+  RefTensor table = randomTensor({kV, kD}, rng);
+  Runner runner(d);
+  std::vector<int32_t> ids = {-5, kV, 1 << 30, 3};
+  RefTensor out = runner.run({table}, {kD}, 4, &ids)[0];
+  int64_t expectRow[] = {0, kV - 1, kV - 1, 3};
+  for (int64_t n = 0; n < 4; ++n)
+    for (int64_t c = 0; c < kD; ++c)
+      ASSERT_EQ(out[n * kD + c], table[expectRow[n] * kD + c])
+          << "row " << n << " col " << c;
+}
+
+TEST(HalideKernels, SinusoidalEmbedAtLongPositions) {
+  // Angles near 1000 radians: a float angle alone would miss by ~6e-5.
+  KernelDesc d;
+  d.kind = KernelKind::Embed;
+  d.d = 16;
+  d.vocab = 4;
+  d.positions = PositionKind::Sinusoidal;
+  RefTensor table({4, 16});
+  Runner runner(d);
+  std::vector<int32_t> ids(1024, 0);
+  RefTensor out = runner.run({table}, {16}, 1024, &ids)[0];
+  RefTensor expect = ref::sinusoidalTable(1024, 16);
+  double worst = 0;
+  for (int64_t i = 0; i < expect.numel(); ++i)
+    worst = std::max(worst, std::fabs(out[i] - expect[i]));
+  EXPECT_LE(worst, 1e-6);
+}
+
+struct QKVCase {
+  KernelNorm norm;
+  bool bias, rope;
+  int64_t kvHeads;
+};
+
+TEST(HalideKernels, QKVFlagCombinations) {
+  for (QKVCase qc : {QKVCase{KernelNorm::None, false, false, kH},
+                     QKVCase{KernelNorm::Layer, true, true, 2},
+                     QKVCase{KernelNorm::RMS, false, true, kH},
+                     QKVCase{KernelNorm::Layer, true, false, 2}}) {
+    KernelDesc d;
+    d.kind = KernelKind::QKV;
+    d.d = kD;
+    d.heads = kH;
+    d.kvHeads = qc.kvHeads;
+    d.headDim = kK;
+    d.norm = qc.norm;
+    d.eps = 1e-5;
+    d.bias = qc.bias;
+    d.rope = qc.rope;
+    d.ropeTheta = 500.0;
+    std::mt19937 rng(3);
+    int64_t qw = kH * kK, kw = qc.kvHeads * kK;
+    RefTensor x = randomTensor({64, kD}, rng, -2, 3);
+    RefTensor g = randomTensor({kD}, rng, 0.5, 1.5), b = randomTensor({kD}, rng);
+    RefTensor wq = randomTensor({kD, qw}, rng), wk = randomTensor({kD, kw}, rng),
+              wv = randomTensor({kD, kw}, rng);
+    RefTensor bq = randomTensor({qw}, rng), bk = randomTensor({kw}, rng),
+              bv = randomTensor({kw}, rng);
+    Runner runner(d);
+    for (int64_t rows : kRows) {
+      RefTensor xr = firstRows(x, rows);
+      std::vector<RefTensor> args = {xr};
+      pushNorm(args, qc.norm, g, b);
+      for (const RefTensor *t : {&wq, &wk, &wv})
+        args.push_back(*t);
+      if (qc.bias)
+        for (const RefTensor *t : {&bq, &bk, &bv})
+          args.push_back(*t);
+      RefTensor xn = applyNorm(xr, qc.norm, g, b, d.eps);
+      RefTensor q = ref::linear(xn, wq, qc.bias ? &bq : nullptr);
+      RefTensor k = ref::linear(xn, wk, qc.bias ? &bk : nullptr);
+      RefTensor v = ref::linear(xn, wv, qc.bias ? &bv : nullptr);
+      if (qc.rope) {
+        q = ref::rope(q, kH, kK, d.ropeTheta, 0);
+        k = ref::rope(k, qc.kvHeads, kK, d.ropeTheta, 0);
+      }
+      std::vector<RefTensor> got = runner.run(args, {qw, kw, kw}, rows);
+      expectClose(got[0], q, label(d, rows) + " q");
+      expectClose(got[1], k, label(d, rows) + " k");
+      expectClose(got[2], v, label(d, rows) + " v");
+    }
+  }
+}
+
+TEST(HalideKernels, AttentionCausalAndGroupedQuery) {
+  for (bool causal : {true, false})
+    for (int64_t kvHeads : {kH, int64_t(2)}) {
+      KernelDesc d;
+      d.kind = KernelKind::Attention;
+      d.heads = kH;
+      d.kvHeads = kvHeads;
+      d.headDim = kK;
+      d.causal = causal;
+      std::mt19937 rng(4);
+      // Wide scores (|s| up to ~ 8*9/sqrt(8)) exercise the max subtraction.
+      RefTensor q = randomTensor({64, kH * kK}, rng, -3, 3);
+      RefTensor k = randomTensor({64, kvHeads * kK}, rng, -3, 3);
+      RefTensor v = randomTensor({64, kvHeads * kK}, rng);
+      Runner runner(d);
+      for (int64_t rows : kRows) {
+        RefTensor qr = firstRows(q, rows), kr = firstRows(k, rows),
+                  vr = firstRows(v, rows);
+        RefTensor expect =
+            ref::attention(qr, kr, vr, kH, kvHeads, kK, causal);
+        expectClose(runner.run({qr, kr, vr}, {kH * kK}, rows)[0], expect,
+                    label(d, rows));
+      }
+    }
+}
+
+struct ProjCase {
+  int64_t in, d;
+  bool bias;
+  KernelNorm norm;
+};
+
+TEST(HalideKernels, ProjResidualWithPostNorm) {
+  for (ProjCase pc : {ProjCase{kH * kK, kD, true, KernelNorm::None},
+                      ProjCase{kF, kD, false, KernelNorm::None},
+                      ProjCase{kF, 40, true, KernelNorm::Layer},
+                      ProjCase{kH * kK, kD, false, KernelNorm::RMS}}) {
+    KernelDesc d;
+    d.kind = KernelKind::ProjResidual;
+    d.in = pc.in;
+    d.d = pc.d;
+    d.bias = pc.bias;
+    d.norm = pc.norm;
+    d.eps = 1e-6;
+    std::mt19937 rng(5);
+    RefTensor a = randomTensor({64, pc.in}, rng), r = randomTensor({64, pc.d}, rng);
+    RefTensor w = randomTensor({pc.in, pc.d}, rng), b = randomTensor({pc.d}, rng);
+    RefTensor g = randomTensor({pc.d}, rng, 0.5, 1.5),
+              beta = randomTensor({pc.d}, rng);
+    Runner runner(d);
+    for (int64_t rows : kRows) {
+      RefTensor ar = firstRows(a, rows), rr = firstRows(r, rows);
+      std::vector<RefTensor> args = {ar, w};
+      if (pc.bias)
+        args.push_back(b);
+      args.push_back(rr);
+      pushNorm(args, pc.norm, g, beta);
+      RefTensor y = ref::binary(rr, ref::linear(ar, w, pc.bias ? &b : nullptr),
+                                ref::BinaryKind::Add);
+      y = applyNorm(y, pc.norm, g, beta, d.eps);
+      expectClose(runner.run(args, {pc.d}, rows)[0], y, label(d, rows));
+    }
+  }
+}
+
+TEST(HalideKernels, MLPUpEachActivationGatedAndNot) {
+  struct Act {
+    Activation spec;
+    ref::ActKind ref;
+  };
+  int variant = 0;
+  for (Act act : {Act{Activation::ReLU, ref::ActKind::ReLU},
+                  Act{Activation::GELU, ref::ActKind::GELU},
+                  Act{Activation::GELUTanh, ref::ActKind::GELUTanh},
+                  Act{Activation::SiLU, ref::ActKind::SiLU}})
+    for (bool gated : {false, true}) {
+      KernelDesc d;
+      d.kind = KernelKind::MLPUp;
+      d.d = kD;
+      d.dFF = kF;
+      d.activation = act.spec;
+      d.gated = gated;
+      // Cycle norm and bias through the variants.
+      d.norm = variant % 3 == 0   ? KernelNorm::None
+               : variant % 3 == 1 ? KernelNorm::Layer
+                                  : KernelNorm::RMS;
+      d.bias = variant % 2 == 0;
+      ++variant;
+      std::mt19937 rng(6);
+      RefTensor x = randomTensor({64, kD}, rng, -2, 2);
+      RefTensor g = randomTensor({kD}, rng, 0.5, 1.5), be = randomTensor({kD}, rng);
+      RefTensor w1 = randomTensor({kD, kF}, rng), w3 = randomTensor({kD, kF}, rng);
+      RefTensor b1 = randomTensor({kF}, rng), b3 = randomTensor({kF}, rng);
+      Runner runner(d);
+      for (int64_t rows : kRows) {
+        RefTensor xr = firstRows(x, rows);
+        std::vector<RefTensor> args = {xr};
+        pushNorm(args, d.norm, g, be);
+        args.push_back(w1);
+        if (d.bias)
+          args.push_back(b1);
+        if (gated) {
+          args.push_back(w3);
+          if (d.bias)
+            args.push_back(b3);
+        }
+        RefTensor xn = applyNorm(xr, d.norm, g, be, d.eps);
+        RefTensor h = ref::activation(
+            ref::linear(xn, w1, d.bias ? &b1 : nullptr), act.ref);
+        if (gated)
+          h = ref::binary(h, ref::linear(xn, w3, d.bias ? &b3 : nullptr),
+                          ref::BinaryKind::Mul);
+        expectClose(runner.run(args, {kF}, rows)[0], h, label(d, rows));
+      }
+    }
+}
+
+TEST(HalideKernels, HeadTiedAndUntied) {
+  struct HeadCase {
+    KernelNorm norm;
+    bool tied;
+    int64_t vocab;
+  };
+  for (HeadCase hc : {HeadCase{KernelNorm::Layer, false, kV},
+                      HeadCase{KernelNorm::RMS, true, kV},
+                      HeadCase{KernelNorm::None, true, 61},
+                      HeadCase{KernelNorm::None, false, 61}}) {
+    KernelDesc d;
+    d.kind = KernelKind::Head;
+    d.d = kD;
+    d.vocab = hc.vocab;
+    d.norm = hc.norm;
+    d.tied = hc.tied;
+    std::mt19937 rng(7);
+    RefTensor x = randomTensor({64, kD}, rng, -2, 2);
+    RefTensor g = randomTensor({kD}, rng, 0.5, 1.5), be = randomTensor({kD}, rng);
+    RefTensor w = hc.tied ? randomTensor({hc.vocab, kD}, rng)
+                          : randomTensor({kD, hc.vocab}, rng);
+    Runner runner(d);
+    for (int64_t rows : kRows) {
+      RefTensor xr = firstRows(x, rows);
+      std::vector<RefTensor> args = {xr};
+      pushNorm(args, d.norm, g, be);
+      args.push_back(w);
+      RefTensor xn = applyNorm(xr, d.norm, g, be, d.eps);
+      RefTensor logits = hc.tied ? ref::matmul(xn, w, /*transposeB=*/true)
+                                 : ref::linear(xn, w, nullptr);
+      expectClose(runner.run(args, {hc.vocab}, rows)[0], logits,
+                  label(d, rows));
+    }
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// AOT and errors
+//===----------------------------------------------------------------------===//
+
+std::string tempPath(const std::string &name) {
+  const char *tmp = std::getenv("TMPDIR");
+  return std::string(tmp && *tmp ? tmp : "/tmp") + "/tfc-hk-test-" +
+         std::to_string(getpid()) + "-" + name;
+}
+
+std::string definedSymbols(const std::string &object) {
+  std::string out;
+  FILE *p = popen(("nm -g --defined-only " + object).c_str(), "r");
+  if (!p)
+    return out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p))
+    out += buf;
+  pclose(p);
+  return out;
+}
+
+KernelDesc smallProj() {
+  KernelDesc d;
+  d.kind = KernelKind::ProjResidual;
+  d.in = kF;
+  d.d = kD;
+  d.bias = true;
+  return d;
+}
+
+KernelDesc smallAttention() {
+  KernelDesc d;
+  d.kind = KernelKind::Attention;
+  d.heads = kH;
+  d.kvHeads = 2;
+  d.headDim = kK;
+  d.causal = true;
+  return d;
+}
+
+TEST(HalideKernelsAOT, ObjectDefinesKernelAndArgv) {
+  std::string error, path = tempPath("proj.o");
+  KernelDesc d = smallProj();
+  ASSERT_TRUE(compileKernelObject(d, hostTarget(), path, error)) << error;
+  std::string syms = definedSymbols(path);
+  EXPECT_NE(syms.find(" T " + d.symbol() + "\n"), std::string::npos) << syms;
+  EXPECT_NE(syms.find(" T " + d.symbol() + "_argv\n"), std::string::npos)
+      << syms;
+  // no_runtime: the runtime is compiled once, separately.
+  EXPECT_EQ(syms.find(" halide_malloc\n"), std::string::npos) << syms;
+  std::remove(path.c_str());
+}
+
+TEST(HalideKernelsAOT, SeveralKernelsInOneObject) {
+  std::string error, path = tempPath("two.o");
+  KernelDesc a = smallProj(), b = smallAttention();
+  ASSERT_TRUE(compileKernelsObject({a, b, a}, hostTarget(), path, error))
+      << error;
+  std::string syms = definedSymbols(path);
+  for (const KernelDesc &d : {a, b}) {
+    EXPECT_NE(syms.find(" T " + d.symbol() + "\n"), std::string::npos) << syms;
+    EXPECT_NE(syms.find(" T " + d.symbol() + "_argv\n"), std::string::npos);
+  }
+  std::remove(path.c_str());
+}
+
+TEST(HalideKernelsAOT, CrossCompilesForAArch64) {
+  std::string error, path = tempPath("arm.o");
+  std::optional<Halide::Target> arm = parseKernelTarget("arm-64-linux", error);
+  ASSERT_TRUE(arm) << error;
+  EXPECT_TRUE(arm->has_feature(Halide::Target::NoRuntime));
+  KernelDesc d = smallAttention();
+  ASSERT_TRUE(compileKernelObject(d, *arm, path, error)) << error;
+  std::ifstream in(path, std::ios::binary);
+  unsigned char header[20] = {};
+  in.read(reinterpret_cast<char *>(header), sizeof header);
+  ASSERT_TRUE(in) << path;
+  EXPECT_EQ(header[0], 0x7f);
+  EXPECT_EQ(header[1], 'E');
+  EXPECT_EQ(header[18] | (header[19] << 8), 183); // EM_AARCH64
+  std::remove(path.c_str());
+}
+
+/// The AOT object, linked with the standalone runtime into a shared
+/// library, computes what the JIT pipeline computes.
+TEST(HalideKernelsAOT, RuntimeAndObjectLinkAndRun) {
+  std::string error, kobj = tempPath("k.o"), robj = tempPath("rt.o"),
+                     so = tempPath("k.so");
+  KernelDesc d = smallProj();
+  ASSERT_TRUE(compileKernelObject(d, hostTarget(), kobj, error)) << error;
+  ASSERT_TRUE(compileHalideRuntime(hostTarget(), robj, error)) << error;
+  EXPECT_NE(definedSymbols(robj).find(" halide_set_error_handler\n"),
+            std::string::npos);
+  std::string link = "c++ -shared -o " + so + " " + kobj + " " + robj +
+                     " -lpthread -ldl";
+  ASSERT_EQ(std::system(link.c_str()), 0) << link;
+  void *lib = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(lib, nullptr) << dlerror();
+  using ArgvFn = int (*)(void **);
+  auto fn = reinterpret_cast<ArgvFn>(dlsym(lib, (d.symbol() + "_argv").c_str()));
+  ASSERT_NE(fn, nullptr);
+
+  std::mt19937 rng(8);
+  int64_t rows = 9;
+  RefTensor a = randomTensor({rows, kF}, rng), w = randomTensor({kF, kD}, rng),
+            b = randomTensor({kD}, rng), r = randomTensor({rows, kD}, rng);
+  Halide::Buffer<float> ab = toBuffer(a), wb = toBuffer(w), bb = toBuffer(b),
+                        rb = toBuffer(r), yb(kD, static_cast<int>(rows));
+  void *args[] = {ab.raw_buffer(), wb.raw_buffer(), bb.raw_buffer(),
+                  rb.raw_buffer(), yb.raw_buffer()};
+  ASSERT_EQ(fn(args), 0);
+  RefTensor got({rows, kD});
+  for (int64_t i = 0; i < got.numel(); ++i)
+    got[i] = yb.data()[i];
+  expectClose(got,
+              ref::binary(r, ref::linear(a, w, &b), ref::BinaryKind::Add),
+              "AOT " + d.symbol());
+  dlclose(lib);
+  for (const std::string &f : {kobj, robj, so})
+    std::remove(f.c_str());
+}
+
+TEST(HalideKernelsAOT, KernelTextNamesThePipeline) {
+  std::string error, text;
+  KernelDesc d = smallProj();
+  ASSERT_TRUE(kernelText(d, hostTarget(), "stmt", text, error)) << error;
+  EXPECT_NE(text.find(d.symbol()), std::string::npos);
+  // The register-tiled product, with its accumulator allocation.
+  EXPECT_NE(text.find("allocate prod"), std::string::npos) << text;
+  ASSERT_TRUE(kernelText(d, hostTarget(), "llvm", text, error)) << error;
+  EXPECT_NE(text.find("define"), std::string::npos);
+  EXPECT_NE(text.find(d.symbol()), std::string::npos);
+  EXPECT_FALSE(kernelText(d, hostTarget(), "ptx", text, error));
+  EXPECT_EQ(error,
+            "kernel text kind 'ptx' is unknown (expected stmt, llvm or asm)");
+}
+
+TEST(HalideKernelsErrors, BadTargetString) {
+  std::string error;
+  EXPECT_FALSE(parseKernelTarget("banana", error));
+  EXPECT_NE(error.find("kernel target 'banana' is not a Halide target string"),
+            std::string::npos)
+      << error;
+  std::optional<Halide::Target> avx2 =
+      parseKernelTarget("x86-64-linux-avx2-fma", error);
+  ASSERT_TRUE(avx2) << error;
+  EXPECT_TRUE(avx2->has_feature(Halide::Target::AVX2));
+  EXPECT_TRUE(avx2->has_feature(Halide::Target::NoRuntime));
+}
+
+TEST(HalideKernelsErrors, InconsistentDescriptor) {
+  KernelDesc d = smallAttention();
+  d.heads = 3;
+  std::string error;
+  EXPECT_FALSE(buildKernel(d, hostTarget(), error));
+  EXPECT_NE(error.find("heads (3) must be a multiple of kvHeads (2)"),
+            std::string::npos)
+      << error;
+  d = smallProj();
+  d.in = 0;
+  EXPECT_FALSE(compileKernelObject(d, hostTarget(), tempPath("x.o"), error));
+  EXPECT_NE(error.find("in must be in [1, 2^30], found 0"), std::string::npos)
+      << error;
+}
+
+TEST(HalideKernelsErrors, RuntimeBoundsErrorIsCaughtByCaller) {
+  // A learned position table shorter than N: the kernel reports a bounds
+  // error instead of reading past the table.
+  KernelDesc d;
+  d.kind = KernelKind::Embed;
+  d.d = kD;
+  d.vocab = kV;
+  d.maxSeq = 4;
+  d.positions = PositionKind::Learned;
+  Runner runner(d);
+  std::mt19937 rng(9);
+  std::vector<int32_t> ids(8, 1);
+  EXPECT_THROW(runner.run({randomTensor({kV, kD}, rng),
+                           randomTensor({4, kD}, rng)},
+                          {kD}, 8, &ids),
+               Halide::RuntimeError);
+}
+
+} // namespace
