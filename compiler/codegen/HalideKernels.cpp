@@ -457,13 +457,18 @@ BuiltKernel KernelBuilder::attention() {
       r.where(r.x <= i + offset);
     return r;
   };
-  // Keys transposed per head so that scores vectorise over keys.
+  // Keys transposed per head so that scores vectorise over keys. Key and
+  // query rows are clamped so that register blocks may run past M and N
+  // (padded blocks compute values nobody reads, and never read out of
+  // bounds).
   Func kT("k_t");
-  kT(j, dd, h) = k(dd + (h / group) * K, j);
+  kT(j, dd, h) = k(dd + (h / group) * K, min(j, M - 1));
   RDom rd(0, K, "rd");
+  Func dot("dot");
+  dot(j, i, h) = 0.0f;
+  dot(j, i, h) += kT(j, rd, h) * q(rd + h * K, min(i, N - 1));
   Func s("scores");
-  s(j, i, h) = 0.0f;
-  s(j, i, h) += kT(j, rd, h) * q(rd + h * K, i);
+  s(j, i, h) = dot(j, i, h);
   RDom rm = keys("rm");
   Func mx("row_max");
   mx(i, h) = Float(32).min();
@@ -483,41 +488,41 @@ BuiltKernel KernelBuilder::attention() {
   o(c, n) = select(lsum > 0.0f, acc(c % K, n, head) / lsum, 0.0f);
   constrainOutput(o, int64_t(H) * K);
 
-  // Schedule: heads in parallel; per head a tile of query rows holds its
-  // scores over the keys it sees (tile x M floats, never N x M).
+  // Schedule: heads in parallel; per head a tile of tq query rows holds its
+  // scores over the keys it sees (tq x M floats, never N x M). Tiles have a
+  // constant row extent (bound_extent; rows past N are padding) so that the
+  // accumulators of `dot` and `acc` are fixed-size and stay in registers.
   int dv = dividingWidth(K, vec);
   int accVecs = K / dv;
   int tq = std::max(1, std::min(8, 24 / accVecs));
-  Var hc("hc"), dc("dc"), no("no"), ni("ni");
+  Var hc("hc"), dc("dc"), no("no"), ni("ni"), jo("jo"), ji("ji");
   o.split(c, hc, dc, K)
       .split(n, no, ni, tq, TailStrategy::GuardWithIf)
       .reorder(dc, ni, no, hc)
       .parallel(hc);
   if (dv > 1)
     o.vectorize(dc, dv);
-  kT.compute_at(o, hc).vectorize(j, vec, TailStrategy::GuardWithIf);
-  s.compute_at(o, no).vectorize(j, vec, TailStrategy::GuardWithIf);
-  // The causal bound makes the row extent of a tile symbolic: split it by
-  // the tile height so the unrolled loop has a constant extent.
-  Var jo("jo"), ji("ji"), io("io"), ii("ii");
-  s.update()
-      .split(j, jo, ji, 2 * vec, TailStrategy::GuardWithIf)
-      .split(i, io, ii, tq, TailStrategy::GuardWithIf)
-      .reorder(ji, ii, rd, jo, io)
+  kT.compute_at(o, hc).vectorize(j, vec, TailStrategy::RoundUp);
+  s.compute_at(o, no)
+      .bound_extent(i, tq)
+      .split(j, jo, ji, 2 * vec, TailStrategy::RoundUp)
+      .reorder(ji, i, jo)
       .vectorize(ji, vec)
-      .unroll(ii);
-  mx.compute_at(o, no);
-  e.compute_at(o, no).vectorize(j, vec, TailStrategy::GuardWithIf);
-  l.compute_at(o, no);
-  acc.compute_at(o, no);
-  acc.update()
-      .split(i, io, ii, tq, TailStrategy::GuardWithIf)
-      .reorder(dd, ii, ra.x, io);
+      .unroll(ji)
+      .unroll(i);
+  dot.compute_at(s, jo).vectorize(j, vec).unroll(j).unroll(i);
+  dot.update().reorder(j, i, rd).vectorize(j, vec).unroll(j).unroll(i);
+  mx.compute_at(o, no).bound_extent(i, tq);
+  e.compute_at(o, no).bound_extent(i, tq).vectorize(j, vec,
+                                                     TailStrategy::RoundUp);
+  l.compute_at(o, no).bound_extent(i, tq);
+  acc.compute_at(o, no).bound_extent(i, tq);
+  acc.update().reorder(dd, i, ra.x);
   if (dv > 1) {
     acc.vectorize(dd, dv);
     acc.update().vectorize(dd, dv);
   }
-  acc.update().unroll(dd).unroll(ii);
+  acc.update().unroll(dd).unroll(i);
   return finish({o});
 }
 

@@ -24,6 +24,13 @@ config.environment["PATH"] = os.pathsep.join(
 for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
     if var in os.environ:
         config.environment[var] = os.environ[var]
+config.substitutions.append(("%{long}", " ".join(str(i % 64) for i in range(65))))
 config.substitutions.append(("%python", sys.executable))
+config.substitutions.append(("%repo", repo))
+# Programs linked against a sanitized runtime need the sanitizer runtime too.
+sanitize = lit_config.params.get("sanitize", "0") == "1"
+config.substitutions.append(("%{sanitize_cmake}",
+    "-DCMAKE_C_FLAGS=-fsanitize=address,undefined -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined"
+    if sanitize else ""))
 config.substitutions.append(("%models", os.path.join(repo, "models")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))

@@ -55,6 +55,19 @@ void *operator new(size_t size) {
   throw std::bad_alloc();
 }
 void *operator new[](size_t size) { return operator new(size); }
+// The nothrow forms too (std::stable_sort's buffer uses them): every form
+// must pair with the free() below, or ASan reports a mismatch.
+void *operator new(size_t size, const std::nothrow_t &) noexcept {
+  noteAllocation();
+  return std::malloc(size ? size : 1);
+}
+void *operator new[](size_t size, const std::nothrow_t &tag) noexcept {
+  return operator new(size, tag);
+}
+void operator delete(void *p, const std::nothrow_t &) noexcept { std::free(p); }
+void operator delete[](void *p, const std::nothrow_t &) noexcept {
+  std::free(p);
+}
 void operator delete(void *p) noexcept { std::free(p); }
 void operator delete[](void *p) noexcept { std::free(p); }
 void operator delete(void *p, size_t) noexcept { std::free(p); }
@@ -637,7 +650,11 @@ struct MainResult {
 };
 
 MainResult runMain(std::vector<std::string> args) {
-  args.insert(args.begin(), "/some/dir/mock-model");
+  // Every run pins the thread count: whichever test creates the first
+  // context of the process fixes Halide's pool
+  // (FirstContextFixesHalideThreads).
+  args.insert(args.begin(),
+              {"/some/dir/mock-model", "--threads", std::to_string(kThreads)});
   std::vector<char *> argv;
   for (std::string &a : args)
     argv.push_back(&a[0]);
