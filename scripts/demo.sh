@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the default model (models/tiny-decoder.yaml), on a fresh
-# Debian 12 machine: install, build, show each stage of the IR, make
-# deterministic random weights, and run the reference interpreter.
+# Debian 12 machine: install, build, show the stages, make deterministic
+# random weights, compile the model to a native executable, run it, and
+# check it against the reference interpreter.
 #   scripts/demo.sh [SPEC.yaml]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,12 +14,22 @@ bash scripts/build.sh build
 tfc=build/tools/tfc
 out=build/demo
 mkdir -p "$out"
-echo "== $spec: validated spec (--emit=spec) =="
-$tfc --emit=spec "$spec"
-echo "== model-level IR (--emit=tfm), first lines =="
-$tfc --emit=tfm "$spec" | head -n 20
-echo "== primitive IR (--emit=primitives): $($tfc --emit=primitives "$spec" | grep -c ' = tfm\.') primitive ops =="
-$tfc init-weights "$spec" -o "$out/weights.safetensors" --seed 1
-$tfc run "$spec" --weights "$out/weights.safetensors" --tokens "1 2 3 4 5" \
-  --reference --dump-logits "$out/logits.bin"
-echo "== logits written to $out/logits.bin (f32, one row per token) =="
+name=$(basename "$spec" .yaml)
+echo "== $spec: validated spec (--emit=spec), first lines =="
+$tfc --emit=spec "$spec" | head -n 12
+echo "== fused kernels (--emit=fused) =="
+$tfc --emit=fused "$spec" | grep -o 'tfm.kernel @[A-Za-z0-9_]*' | sort | uniq -c
+echo "== memory plan (--emit=plan), summary =="
+$tfc --emit=plan "$spec" | grep -E '^(kernels|arena|output):'
+$tfc init-weights "$spec" -o "$out/$name.safetensors" --seed 1
+$tfc compile "$spec" --target cpu -o "$out/$name"
+tokens="1 2 3 4 5"
+echo "== compiled: $out/$name --tokens \"$tokens\" =="
+"$out/$name" --weights "$out/$name.safetensors" --tokens "$tokens" \
+  --dump-logits "$out/compiled.bin"
+echo "== reference interpreter =="
+$tfc run "$spec" --weights "$out/$name.safetensors" --tokens "$tokens" \
+  --reference --dump-logits "$out/reference.bin"
+python3 tests/lit/Inputs/compare_logits.py "$out/compiled.bin" \
+  "$out/reference.bin" "$($tfc --emit=plan "$spec" | sed -n 's/^output: \[N, \([0-9]*\)\]$/\1/p')"
+"$out/$name" --weights "$out/$name.safetensors" --bench --bench-runs 20

@@ -16,7 +16,10 @@
 //  - Remaining per-call allocations outside tile scratch: the normalised
 //    input of a norm prologue (N x D), the pre-RoPE q/k (N x H*K) and the
 //    RoPE tables (N x K/2 each), the pre-norm rows of a post-norm
-//    ProjResidual (N x D), and attention's transposed keys (M x K per head).
+//    ProjResidual (N x D), and attention's transposed keys (M x K per head)
+//    and its scores/probabilities (tq x M per query tile, heap-allocated by
+//    Halide per tile: hoisting them with store_at + fold_storage removed
+//    the allocations but ran 1.8x slower).
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/HalideKernels.h"
@@ -92,7 +95,8 @@ private:
   ImageParam matrixParam(const std::string &name, int64_t rows, int64_t cols) {
     ImageParam p(Float(32), 2, name);
     p.dim(0).set_bounds(0, static_cast<int>(cols)).set_stride(1);
-    p.dim(1).set_bounds(0, static_cast<int>(rows))
+    p.dim(1)
+        .set_bounds(0, static_cast<int>(rows))
         .set_stride(static_cast<int>(cols));
     inputs.push_back(p);
     return p;
@@ -104,7 +108,9 @@ private:
     return p;
   }
   void constrainOutput(Func f, int64_t width) {
-    f.output_buffer().dim(0).set_bounds(0, static_cast<int>(width))
+    f.output_buffer()
+        .dim(0)
+        .set_bounds(0, static_cast<int>(width))
         .set_stride(1);
     f.output_buffer().dim(1).set_min(0).set_stride(static_cast<int>(width));
     f.set_estimates({{0, static_cast<int>(width)}, {0, estimateN}});
@@ -307,8 +313,8 @@ Expr KernelBuilder::activation(Expr x) const {
     return 0.5f * x * (1.0f + erf(x * static_cast<float>(M_SQRT1_2)));
   case Activation::GELUTanh: {
     // tanh(u) = 1 - 2 / (exp(2u) + 1): Halide's float exp vectorises.
-    Expr u = static_cast<float>(std::sqrt(2.0 / M_PI)) *
-             (x + 0.044715f * x * x * x);
+    Expr u =
+        static_cast<float>(std::sqrt(2.0 / M_PI)) * (x + 0.044715f * x * x * x);
     Expr th = 1.0f - 2.0f / (exp(2.0f * u) + 1.0f);
     return 0.5f * x * (1.0f + th);
   }
@@ -340,11 +346,11 @@ BuiltKernel KernelBuilder::embed() {
     // float angle alone would be off by ~6e-5.
     Var i("i");
     Expr pair = cast<double>(i - i % 2);
-    freq(i) = Halide::exp(
-        pair * Expr(-std::log(10000.0) / static_cast<double>(D)));
+    freq(i) =
+        Halide::exp(pair * Expr(-std::log(10000.0) / static_cast<double>(D)));
     Expr angle = cast<double>(n) * freq(c);
-    row += cast<float>(select(c % 2 == 0, Halide::sin(angle),
-                              Halide::cos(angle)));
+    row +=
+        cast<float>(select(c % 2 == 0, Halide::sin(angle), Halide::cos(angle)));
   }
   x(c, n) = row;
   constrainOutput(x, D);
@@ -376,9 +382,9 @@ BuiltKernel KernelBuilder::qkv() {
   Var i("i");
   Func cosT("rope_cos"), sinT("rope_sin");
   if (d.rope) {
-    Expr invFreq = Halide::exp(
-        cast<double>(i) *
-        Expr(-2.0 * std::log(d.ropeTheta) / static_cast<double>(K)));
+    Expr invFreq =
+        Halide::exp(cast<double>(i) * Expr(-2.0 * std::log(d.ropeTheta) /
+                                           static_cast<double>(K)));
     Expr angle = cast<double>(n) * invFreq;
     cosT(i, n) = cast<float>(Halide::cos(angle));
     sinT(i, n) = cast<float>(Halide::sin(angle));
@@ -410,7 +416,8 @@ BuiltKernel KernelBuilder::qkv() {
     Expr partner = base + (ii + half) % static_cast<int>(K);
     Expr j = ii % half;
     Expr sign = select(ii < half, -1.0f, 1.0f);
-    p.out(c, n) = p.pre(c, n) * cosT(j, n) + sign * p.pre(partner, n) * sinT(j, n);
+    p.out(c, n) =
+        p.pre(c, n) * cosT(j, n) + sign * p.pre(partner, n) * sinT(j, n);
     return p;
   };
   std::vector<Part> parts = {project("q", wq, bq, H * K, d.rope),
@@ -514,7 +521,7 @@ BuiltKernel KernelBuilder::attention() {
   dot.update().reorder(j, i, rd).vectorize(j, vec).unroll(j).unroll(i);
   mx.compute_at(o, no).bound_extent(i, tq);
   e.compute_at(o, no).bound_extent(i, tq).vectorize(j, vec,
-                                                     TailStrategy::RoundUp);
+                                                    TailStrategy::RoundUp);
   l.compute_at(o, no).bound_extent(i, tq);
   acc.compute_at(o, no).bound_extent(i, tq);
   acc.update().reorder(dd, i, ra.x);
@@ -652,12 +659,18 @@ BuiltKernel KernelBuilder::head() {
 
 BuiltKernel KernelBuilder::build() {
   switch (d.kind) {
-  case KernelKind::Embed: return embed();
-  case KernelKind::QKV: return qkv();
-  case KernelKind::Attention: return attention();
-  case KernelKind::ProjResidual: return projResidual();
-  case KernelKind::MLPUp: return mlpUp();
-  case KernelKind::Head: return head();
+  case KernelKind::Embed:
+    return embed();
+  case KernelKind::QKV:
+    return qkv();
+  case KernelKind::Attention:
+    return attention();
+  case KernelKind::ProjResidual:
+    return projResidual();
+  case KernelKind::MLPUp:
+    return mlpUp();
+  case KernelKind::Head:
+    return head();
   }
   return embed();
 }
@@ -682,8 +695,8 @@ bool guarded(const std::string &context, std::string &error, F &&body) {
   return false;
 }
 
-std::optional<Module> kernelModule(const KernelDesc &desc,
-                                   const Target &target, std::string &error) {
+std::optional<Module> kernelModule(const KernelDesc &desc, const Target &target,
+                                   std::string &error) {
   std::optional<BuiltKernel> k = buildKernel(desc, target, error);
   if (!k)
     return std::nullopt;
@@ -700,7 +713,8 @@ class ScratchDir {
 public:
   ScratchDir() {
     const char *tmp = std::getenv("TMPDIR");
-    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/tfc-hk-XXXXXX";
+    std::string tmpl =
+        std::string(tmp && *tmp ? tmp : "/tmp") + "/tfc-hk-XXXXXX";
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     if (mkdtemp(buf.data()))
@@ -745,9 +759,8 @@ std::optional<Target> parseKernelTarget(const std::string &text,
   return target.with_feature(Target::NoRuntime);
 }
 
-std::optional<BuiltKernel> buildKernel(const KernelDesc &desc,
-                                       const Target &target,
-                                       std::string &error) {
+std::optional<BuiltKernel>
+buildKernel(const KernelDesc &desc, const Target &target, std::string &error) {
   KernelBuilder builder(desc, target);
   std::string bad = builder.check();
   if (!bad.empty()) {
@@ -755,8 +768,7 @@ std::optional<BuiltKernel> buildKernel(const KernelDesc &desc,
     return std::nullopt;
   }
   std::optional<BuiltKernel> k;
-  if (!guarded("kernel " + desc.symbol(), error,
-               [&] { k = builder.build(); }))
+  if (!guarded("kernel " + desc.symbol(), error, [&] { k = builder.build(); }))
     return std::nullopt;
   return k;
 }
@@ -784,8 +796,8 @@ bool compileKernelsObject(const std::vector<KernelDesc> &descs,
     modules.push_back(*m);
   }
   return guarded(objectPath, error, [&] {
-    Module all = modules.size() == 1 ? modules[0]
-                                     : link_modules("tfc_kernels", modules);
+    Module all =
+        modules.size() == 1 ? modules[0] : link_modules("tfc_kernels", modules);
     all.compile({{OutputFileType::object, objectPath}});
   });
 }
@@ -822,8 +834,9 @@ bool kernelText(const KernelDesc &desc, const Target &target,
     return false;
   }
   std::string file = dir.file(desc.symbol() + "." + what);
-  if (!guarded("kernel " + desc.symbol(), error,
-               [&] { m->compile({{type, file}}); }))
+  if (!guarded("kernel " + desc.symbol(), error, [&] {
+        m->compile({{type, file}});
+      }))
     return false;
   std::ifstream in(file);
   if (!in) {

@@ -68,8 +68,7 @@ bool compileHalideRuntime(const Halide::Target &target,
 /// The lowered statement ("stmt"), the LLVM IR ("llvm") or the assembly
 /// ("asm") of one kernel, for tfc --emit=halide|llvm|asm.
 bool kernelText(const KernelDesc &desc, const Halide::Target &target,
-                const std::string &what, std::string &text,
-                std::string &error);
+                const std::string &what, std::string &text, std::string &error);
 
 } // namespace tfc
 

@@ -81,8 +81,8 @@ struct Runner {
     }
     std::vector<Halide::Buffer<void>> outs;
     for (int64_t w : widths)
-      outs.push_back(Halide::Buffer<float>(static_cast<int>(w),
-                                           static_cast<int>(rows)));
+      outs.push_back(
+          Halide::Buffer<float>(static_cast<int>(w), static_cast<int>(rows)));
     Halide::Realization r(outs);
     kernel.pipeline.realize(
         r, hostTarget().without_feature(Halide::Target::NoRuntime));
@@ -122,16 +122,19 @@ RefTensor firstRows(const RefTensor &t, int64_t rows) {
 RefTensor applyNorm(const RefTensor &x, KernelNorm norm, const RefTensor &g,
                     const RefTensor &b, double eps) {
   switch (norm) {
-  case KernelNorm::None: return x;
-  case KernelNorm::Layer: return ref::layerNorm(x, g, &b, eps);
-  case KernelNorm::RMS: return ref::rmsNorm(x, g, eps);
+  case KernelNorm::None:
+    return x;
+  case KernelNorm::Layer:
+    return ref::layerNorm(x, g, &b, eps);
+  case KernelNorm::RMS:
+    return ref::rmsNorm(x, g, eps);
   }
   return x;
 }
 
 /// Appends gamma (and beta) in argument order.
-void pushNorm(std::vector<RefTensor> &args, KernelNorm norm,
-              const RefTensor &g, const RefTensor &b) {
+void pushNorm(std::vector<RefTensor> &args, KernelNorm norm, const RefTensor &g,
+              const RefTensor &b) {
   if (norm != KernelNorm::None)
     args.push_back(g);
   if (norm == KernelNorm::Layer)
@@ -147,8 +150,8 @@ std::string label(const KernelDesc &d, int64_t rows) {
 //===----------------------------------------------------------------------===//
 
 TEST(HalideKernels, EmbedAllPositionKinds) {
-  for (PositionKind pk : {PositionKind::Learned, PositionKind::Sinusoidal,
-                          PositionKind::None}) {
+  for (PositionKind pk :
+       {PositionKind::Learned, PositionKind::Sinusoidal, PositionKind::None}) {
     KernelDesc d;
     d.kind = KernelKind::Embed;
     d.d = kD;
@@ -173,7 +176,8 @@ TEST(HalideKernels, EmbedAllPositionKinds) {
       std::string error;
       ASSERT_TRUE(ref::gatherRows(table, idT, expect, error)) << error;
       if (pk == PositionKind::Learned)
-        expect = ref::binary(expect, firstRows(pos, rows), ref::BinaryKind::Add);
+        expect =
+            ref::binary(expect, firstRows(pos, rows), ref::BinaryKind::Add);
       if (pk == PositionKind::Sinusoidal)
         expect = ref::binary(expect, ref::sinusoidalTable(rows, kD),
                              ref::BinaryKind::Add);
@@ -243,8 +247,10 @@ TEST(HalideKernels, QKVFlagCombinations) {
     std::mt19937 rng(3);
     int64_t qw = kH * kK, kw = qc.kvHeads * kK;
     RefTensor x = randomTensor({64, kD}, rng, -2, 3);
-    RefTensor g = randomTensor({kD}, rng, 0.5, 1.5), b = randomTensor({kD}, rng);
-    RefTensor wq = randomTensor({kD, qw}, rng), wk = randomTensor({kD, kw}, rng),
+    RefTensor g = randomTensor({kD}, rng, 0.5, 1.5),
+              b = randomTensor({kD}, rng);
+    RefTensor wq = randomTensor({kD, qw}, rng),
+              wk = randomTensor({kD, kw}, rng),
               wv = randomTensor({kD, kw}, rng);
     RefTensor bq = randomTensor({qw}, rng), bk = randomTensor({kw}, rng),
               bv = randomTensor({kw}, rng);
@@ -292,11 +298,17 @@ TEST(HalideKernels, AttentionCausalAndGroupedQuery) {
       for (int64_t rows : kRows) {
         RefTensor qr = firstRows(q, rows), kr = firstRows(k, rows),
                   vr = firstRows(v, rows);
-        RefTensor expect =
-            ref::attention(qr, kr, vr, kH, kvHeads, kK, causal);
+        RefTensor expect = ref::attention(qr, kr, vr, kH, kvHeads, kK, causal);
         expectClose(runner.run({qr, kr, vr}, {kH * kK}, rows)[0], expect,
                     label(d, rows));
       }
+      // More keys than queries (a cache): queries are the last 7 of 13
+      // positions, so causal query i sees keys 0 .. i + 6.
+      RefTensor qr = firstRows(q, 7), kr = firstRows(k, 13),
+                vr = firstRows(v, 13);
+      expectClose(runner.run({qr, kr, vr}, {kH * kK}, 7)[0],
+                  ref::attention(qr, kr, vr, kH, kvHeads, kK, causal),
+                  d.symbol() + " N=7 M=13");
     }
 }
 
@@ -319,8 +331,10 @@ TEST(HalideKernels, ProjResidualWithPostNorm) {
     d.norm = pc.norm;
     d.eps = 1e-6;
     std::mt19937 rng(5);
-    RefTensor a = randomTensor({64, pc.in}, rng), r = randomTensor({64, pc.d}, rng);
-    RefTensor w = randomTensor({pc.in, pc.d}, rng), b = randomTensor({pc.d}, rng);
+    RefTensor a = randomTensor({64, pc.in}, rng),
+              r = randomTensor({64, pc.d}, rng);
+    RefTensor w = randomTensor({pc.in, pc.d}, rng),
+              b = randomTensor({pc.d}, rng);
     RefTensor g = randomTensor({pc.d}, rng, 0.5, 1.5),
               beta = randomTensor({pc.d}, rng);
     Runner runner(d);
@@ -364,8 +378,10 @@ TEST(HalideKernels, MLPUpEachActivationGatedAndNot) {
       ++variant;
       std::mt19937 rng(6);
       RefTensor x = randomTensor({64, kD}, rng, -2, 2);
-      RefTensor g = randomTensor({kD}, rng, 0.5, 1.5), be = randomTensor({kD}, rng);
-      RefTensor w1 = randomTensor({kD, kF}, rng), w3 = randomTensor({kD, kF}, rng);
+      RefTensor g = randomTensor({kD}, rng, 0.5, 1.5),
+                be = randomTensor({kD}, rng);
+      RefTensor w1 = randomTensor({kD, kF}, rng),
+                w3 = randomTensor({kD, kF}, rng);
       RefTensor b1 = randomTensor({kF}, rng), b3 = randomTensor({kF}, rng);
       Runner runner(d);
       for (int64_t rows : kRows) {
@@ -409,7 +425,8 @@ TEST(HalideKernels, HeadTiedAndUntied) {
     d.tied = hc.tied;
     std::mt19937 rng(7);
     RefTensor x = randomTensor({64, kD}, rng, -2, 2);
-    RefTensor g = randomTensor({kD}, rng, 0.5, 1.5), be = randomTensor({kD}, rng);
+    RefTensor g = randomTensor({kD}, rng, 0.5, 1.5),
+              be = randomTensor({kD}, rng);
     RefTensor w = hc.tied ? randomTensor({hc.vocab, kD}, rng)
                           : randomTensor({kD, hc.vocab}, rng);
     Runner runner(d);
@@ -521,13 +538,14 @@ TEST(HalideKernelsAOT, RuntimeAndObjectLinkAndRun) {
   ASSERT_TRUE(compileHalideRuntime(hostTarget(), robj, error)) << error;
   EXPECT_NE(definedSymbols(robj).find(" halide_set_error_handler\n"),
             std::string::npos);
-  std::string link = "c++ -shared -o " + so + " " + kobj + " " + robj +
-                     " -lpthread -ldl";
+  std::string link =
+      "c++ -shared -o " + so + " " + kobj + " " + robj + " -lpthread -ldl";
   ASSERT_EQ(std::system(link.c_str()), 0) << link;
   void *lib = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
   ASSERT_NE(lib, nullptr) << dlerror();
   using ArgvFn = int (*)(void **);
-  auto fn = reinterpret_cast<ArgvFn>(dlsym(lib, (d.symbol() + "_argv").c_str()));
+  auto fn =
+      reinterpret_cast<ArgvFn>(dlsym(lib, (d.symbol() + "_argv").c_str()));
   ASSERT_NE(fn, nullptr);
 
   std::mt19937 rng(8);
@@ -542,8 +560,7 @@ TEST(HalideKernelsAOT, RuntimeAndObjectLinkAndRun) {
   RefTensor got({rows, kD});
   for (int64_t i = 0; i < got.numel(); ++i)
     got[i] = yb.data()[i];
-  expectClose(got,
-              ref::binary(r, ref::linear(a, w, &b), ref::BinaryKind::Add),
+  expectClose(got, ref::binary(r, ref::linear(a, w, &b), ref::BinaryKind::Add),
               "AOT " + d.symbol());
   dlclose(lib);
   for (const std::string &f : {kobj, robj, so})
@@ -605,10 +622,10 @@ TEST(HalideKernelsErrors, RuntimeBoundsErrorIsCaughtByCaller) {
   Runner runner(d);
   std::mt19937 rng(9);
   std::vector<int32_t> ids(8, 1);
-  EXPECT_THROW(runner.run({randomTensor({kV, kD}, rng),
-                           randomTensor({4, kD}, rng)},
-                          {kD}, 8, &ids),
-               Halide::RuntimeError);
+  EXPECT_THROW(
+      runner.run({randomTensor({kV, kD}, rng), randomTensor({4, kD}, rng)},
+                 {kD}, 8, &ids),
+      Halide::RuntimeError);
 }
 
 } // namespace
