@@ -52,7 +52,7 @@ namespace {
 
 cl::OptionCategory tfcCategory("tfc options");
 
-enum class Stage { Spec, Tfm, Primitives, Fused, Plan, Halide, LLVM, Asm };
+enum class Stage { Spec, Tfm, Primitives, Fused, Plan, Host, Halide, LLVM, Asm };
 cl::opt<Stage> emit(
     "emit", cl::desc("Print the model at a stage and stop:"),
     cl::values(clEnumValN(Stage::Spec, "spec",
@@ -64,6 +64,8 @@ cl::opt<Stage> emit(
                           "tfm IR after tfm-fuse (tfm.kernel groups)"),
                clEnumValN(Stage::Plan, "plan",
                           "kernel calls, buffers, arena offsets and size"),
+               clEnumValN(Stage::Host, "host",
+                          "the host side: the plan table (C) the runtime walks"),
                clEnumValN(Stage::Halide, "halide",
                           "each kernel's lowered Halide statement"),
                clEnumValN(Stage::LLVM, "llvm", "each kernel's LLVM IR"),
@@ -233,6 +235,12 @@ int emitStage() {
         return fail(error);
       if (emit == Stage::Plan) {
         out->os() << printPlan(plan);
+      } else if (emit == Stage::Host) {
+        std::string resolved;
+        if (!resolveTarget(target, resolved, error))
+          return fail(error);
+        out->os() << emitPlanSource(plan, cIdentifier(spec->name),
+                                    printSpec(*spec), resolved, false);
       } else {
         std::string text;
         const char *what = emit == Stage::Halide ? "stmt"
@@ -570,7 +578,7 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "tfc: a compiler for transformer models\n\n"
-      "  tfc --emit=spec|tfm|primitives|fused|plan|halide|llvm|asm SPEC.yaml "
+      "  tfc --emit=spec|tfm|primitives|fused|plan|host|halide|llvm|asm SPEC.yaml "
       "[-o FILE]\n"
       "  tfc compile SPEC.yaml [--target cpu|cpu:<halide-target>] -o OUT "
       "[--library]\n"
