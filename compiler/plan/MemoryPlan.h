@@ -2,7 +2,9 @@
 //
 // The plan stage: from the fused IR (tfm.kernel calls), the ordered list of
 // kernel calls with their arguments, and the memory plan that places every
-// activation in one arena with liveness-based reuse. Sizes are computed for
+// activation in one arena with liveness-based reuse, and the keys and values
+// of every layer in the KV cache (the QKV kernel writes them there; the
+// attention kernel reads every cached row, so decoding appends one token). Sizes are computed for
 // N = max_seq, so the arena size is known at compile time; a call with fewer
 // tokens uses the first N rows of each buffer. `tfc --emit=plan` prints it;
 // the code generator turns it into the runtime's table (runtime/tfc_plan.h).
@@ -22,9 +24,12 @@
 namespace tfc {
 
 struct PlanArg {
-  enum Kind { Tokens = 0, Weight = 1, Arena = 2, Output = 3 } kind;
-  int32_t index = 0;           // Weight: into Plan::weights; Arena: into Plan::buffers
+  enum Kind { Tokens = 0, Weight = 1, Arena = 2, Output = 3, Pos = 4,
+              Cache = 5 } kind;
+  int32_t index = 0;           // Weight: into Plan::weights; Arena: into
+                               // Plan::buffers; Cache: into Plan::caches
   std::vector<int64_t> dims;   // row-major; -1 = N
+  bool seen = false;           // Cache: rows 0..pos+N-1 (else pos..pos+N-1)
 };
 
 struct PlanBuffer {
@@ -53,7 +58,9 @@ struct Plan {
   std::vector<PlanWeight> weights;     // in order of first use
   std::vector<PlanStep> steps;
   std::vector<PlanBuffer> buffers;
+  std::vector<PlanBuffer> caches;      // K and V of each layer: [max_seq, W]
   int64_t arenaFloats = 0;
+  int64_t cacheFloats = 0;
   int64_t naiveFloats = 0;             // without reuse, for comparison
 };
 

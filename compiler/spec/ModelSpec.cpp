@@ -62,4 +62,13 @@ const char *toString(WeightLayout l) {
   return "?";
 }
 
+const char *toString(TokenizerKind k) {
+  switch (k) {
+  case TokenizerKind::None: return "none";
+  case TokenizerKind::Byte: return "byte";
+  case TokenizerKind::GPT2: return "gpt2";
+  }
+  return "?";
+}
+
 } // namespace tfc

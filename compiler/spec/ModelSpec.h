@@ -25,6 +25,7 @@ enum class HeadKind { LM, Classifier, None };
 enum class Pool { CLS, Mean };
 enum class DType { F32, F16, BF16 };
 enum class WeightLayout { Native, HFGPT2, HFLlama, HFBERT, HFViT };
+enum class TokenizerKind { None, Byte, GPT2 };
 
 struct Dims {
   int64_t vocab = 0;      // required for token-input families
@@ -95,6 +96,7 @@ struct ModelSpec {
   bool embeddingNorm = false;  // LayerNorm after the embeddings (BERT)
   DType dtype = DType::F32;
   WeightLayout layout = WeightLayout::Native;
+  TokenizerKind tokenizer = TokenizerKind::None; // how text becomes tokens
   std::optional<ImageSpec> image;  // vit only
   // encoder-decoder only: each stack with the top-level dims/block as
   // defaults and its own overrides applied. Both are set for that family.
@@ -113,6 +115,7 @@ const char *toString(HeadKind);
 const char *toString(Pool);
 const char *toString(DType);
 const char *toString(WeightLayout);
+const char *toString(TokenizerKind);
 
 } // namespace tfc
 

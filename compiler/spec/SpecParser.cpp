@@ -151,6 +151,9 @@ const Choices<HeadKind> kHeads = {{"lm", HeadKind::LM},
 const Choices<Pool> kPools = {{"cls", Pool::CLS}, {"mean", Pool::Mean}};
 const Choices<DType> kDTypes = {
     {"f32", DType::F32}, {"f16", DType::F16}, {"bf16", DType::BF16}};
+const Choices<TokenizerKind> kTokenizers = {{"none", TokenizerKind::None},
+                                           {"byte", TokenizerKind::Byte},
+                                           {"gpt2", TokenizerKind::GPT2}};
 const Choices<WeightLayout> kLayouts = {{"native", WeightLayout::Native},
                                         {"hf-gpt2", WeightLayout::HFGPT2},
                                         {"hf-llama", WeightLayout::HFLlama},
@@ -161,7 +164,7 @@ using KeyList = std::vector<const char *>;
 const KeyList kRootKeys = {
     "name",           "family",  "image",     "dims", "block",
     "encoder",        "decoder", "positions", "head", "final_norm",
-    "embedding_norm", "dtype",   "weights"};
+    "embedding_norm", "dtype",   "weights", "tokenizer"};
 const KeyList kDimsKeys = {"vocab",   "d_model",  "n_layers",
                            "n_heads", "head_dim", "n_kv_heads",
                            "d_ff",    "max_seq",  "type_vocab"};
@@ -737,7 +740,8 @@ std::optional<ModelSpec> SpecReader::read(const YAML::Node &root) {
 
   if (!optBool(top, "final_norm", spec.finalNorm) ||
       !optBool(top, "embedding_norm", spec.embeddingNorm) ||
-      !optEnum(top, "dtype", kDTypes, spec.dtype))
+      !optEnum(top, "dtype", kDTypes, spec.dtype) ||
+      !optEnum(top, "tokenizer", kTokenizers, spec.tokenizer))
     return std::nullopt;
   Found layout;
   if (!optEnum(weights, "layout", kLayouts, spec.layout, &layout))

@@ -120,6 +120,7 @@ std::string printSpec(const ModelSpec &spec) {
      << "final_norm: " << boolText(spec.finalNorm) << "\n"
      << "embedding_norm: " << boolText(spec.embeddingNorm) << "\n"
      << "dtype: " << toString(spec.dtype) << "\n"
+     << "tokenizer: " << toString(spec.tokenizer) << "\n"
      << "weights:\n"
      << "  layout: " << toString(spec.layout) << "\n";
   return os.str();

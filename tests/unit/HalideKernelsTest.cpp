@@ -3,8 +3,11 @@
 // Each kernel kind and flag combination is JIT-compiled for the host (the
 // same pipeline and schedule the AOT path compiles) and run at several N on
 // random inputs; results must match the double-precision reference kernels
-// to max |a - b| <= 1e-4 * max(1, |ref|). The AOT entry points are checked
-// through the object files they write (symbols, ELF machine).
+// to max |a - b| <= 1e-4 * max(1, |ref|). Embed and QKV also run at
+// position offsets (pos > 0, as when decoding with a KV cache), and
+// attention with more keys than queries. The AOT entry points are checked
+// through the object files they write (symbols, ELF machine) and by calling
+// NAME_argv.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/HalideKernels.h"
@@ -51,8 +54,13 @@ Halide::Target hostTarget() {
   return *t;
 }
 
+bool takesPos(KernelKind kind) {
+  return kind == KernelKind::Embed || kind == KernelKind::QKV;
+}
+
 /// Builds `desc` for the host, binds `in` (argument order; an int tensor is
-/// passed as tokens) and returns the outputs with the given widths.
+/// passed as tokens) and `pos` (kinds that take it), and returns the
+/// outputs with the given widths.
 struct Runner {
   BuiltKernel kernel;
   explicit Runner(const KernelDesc &desc) {
@@ -61,11 +69,17 @@ struct Runner {
     EXPECT_TRUE(k) << error;
     if (k)
       kernel = *k;
+    EXPECT_EQ(kernel.pos.has_value(), takesPos(desc.kind)) << desc.symbol();
   }
   std::vector<RefTensor> run(const std::vector<RefTensor> &in,
                              const std::vector<int64_t> &widths, int64_t rows,
-                             const std::vector<int32_t> *tokens = nullptr) {
+                             const std::vector<int32_t> *tokens = nullptr,
+                             int32_t pos = 0) {
     EXPECT_EQ(kernel.inputs.size(), in.size() + (tokens ? 1 : 0));
+    if (kernel.pos)
+      kernel.pos->set(pos);
+    else
+      EXPECT_EQ(pos, 0) << "pos given to a kernel without it";
     size_t next = 0;
     Halide::Buffer<int32_t> tok;
     if (tokens) {
@@ -149,7 +163,7 @@ std::string label(const KernelDesc &d, int64_t rows) {
 // Kinds against the reference
 //===----------------------------------------------------------------------===//
 
-TEST(HalideKernels, EmbedAllPositionKinds) {
+TEST(HalideKernels, EmbedAllPositionKindsAtOffsets) {
   for (PositionKind pk :
        {PositionKind::Learned, PositionKind::Sinusoidal, PositionKind::None}) {
     KernelDesc d;
@@ -160,30 +174,62 @@ TEST(HalideKernels, EmbedAllPositionKinds) {
     d.positions = pk;
     std::mt19937 rng(1);
     RefTensor table = randomTensor({kV, kD}, rng);
-    RefTensor pos = randomTensor({kMaxSeq, kD}, rng);
+    RefTensor posTable = randomTensor({kMaxSeq, kD}, rng);
     Runner runner(d);
-    for (int64_t rows : kRows) {
-      std::vector<int32_t> ids;
-      RefTensor idT({rows});
-      for (int64_t i = 0; i < rows; ++i) {
-        ids.push_back(static_cast<int32_t>((i * 37 + 5) % kV));
-        idT[i] = ids.back();
+    for (int64_t rows : kRows)
+      for (int64_t pos : {int64_t(0), int64_t(5), kMaxSeq - rows}) {
+        std::vector<int32_t> ids;
+        RefTensor idT({rows});
+        for (int64_t i = 0; i < rows; ++i) {
+          ids.push_back(static_cast<int32_t>((i * 37 + 5) % kV));
+          idT[i] = ids.back();
+        }
+        std::vector<RefTensor> args = {table};
+        if (pk == PositionKind::Learned)
+          args.push_back(posTable);
+        RefTensor expect;
+        std::string error;
+        ASSERT_TRUE(ref::gatherRows(table, idT, expect, error)) << error;
+        // Rows pos .. pos+rows-1 of the learned or sinusoidal table.
+        if (pk == PositionKind::Learned)
+          expect = ref::binary(expect, ref::slice(posTable, 0, pos, rows),
+                               ref::BinaryKind::Add);
+        if (pk == PositionKind::Sinusoidal)
+          expect = ref::binary(
+              expect,
+              ref::slice(ref::sinusoidalTable(pos + rows, kD), 0, pos, rows),
+              ref::BinaryKind::Add);
+        expectClose(
+            runner.run(args, {kD}, rows, &ids, static_cast<int32_t>(pos))[0],
+            expect, label(d, rows) + " pos=" + std::to_string(pos));
       }
-      std::vector<RefTensor> args = {table};
-      if (pk == PositionKind::Learned)
-        args.push_back(pos);
-      RefTensor expect;
-      std::string error;
-      ASSERT_TRUE(ref::gatherRows(table, idT, expect, error)) << error;
-      if (pk == PositionKind::Learned)
-        expect =
-            ref::binary(expect, firstRows(pos, rows), ref::BinaryKind::Add);
-      if (pk == PositionKind::Sinusoidal)
-        expect = ref::binary(expect, ref::sinusoidalTable(rows, kD),
-                             ref::BinaryKind::Add);
-      expectClose(runner.run(args, {kD}, rows, &ids)[0], expect,
-                  label(d, rows));
-    }
+  }
+}
+
+TEST(HalideKernels, EmbedClampsPositions) {
+  // The runtime rejects pos + N > P; the kernel must still stay inside the
+  // table: positions past the end read the last row, negative ones row 0.
+  KernelDesc d;
+  d.kind = KernelKind::Embed;
+  d.d = kD;
+  d.vocab = kV;
+  d.maxSeq = 4;
+  d.positions = PositionKind::Learned;
+  std::mt19937 rng(10);
+  RefTensor table({kV, kD}); // zeros: the output is the position rows
+  RefTensor posTable = randomTensor({4, kD}, rng);
+  Runner runner(d);
+  std::vector<int32_t> ids(4, 0);
+  struct Case {
+    int32_t pos;
+    int64_t rows[4];
+  };
+  for (Case cs : {Case{2, {2, 3, 3, 3}}, Case{-3, {0, 0, 0, 0}}}) {
+    RefTensor out = runner.run({table, posTable}, {kD}, 4, &ids, cs.pos)[0];
+    for (int64_t n = 0; n < 4; ++n)
+      for (int64_t c = 0; c < kD; ++c)
+        ASSERT_EQ(out[n * kD + c], posTable[cs.rows[n] * kD + c])
+            << "pos " << cs.pos << " row " << n << " col " << c;
   }
 }
 
@@ -213,13 +259,18 @@ TEST(HalideKernels, SinusoidalEmbedAtLongPositions) {
   d.positions = PositionKind::Sinusoidal;
   RefTensor table({4, 16});
   Runner runner(d);
-  std::vector<int32_t> ids(1024, 0);
-  RefTensor out = runner.run({table}, {16}, 1024, &ids)[0];
   RefTensor expect = ref::sinusoidalTable(1024, 16);
-  double worst = 0;
-  for (int64_t i = 0; i < expect.numel(); ++i)
-    worst = std::max(worst, std::fabs(out[i] - expect[i]));
-  EXPECT_LE(worst, 1e-6);
+  // All 1024 rows at once, and the last 24 as a decode step at pos 1000.
+  for (int64_t pos : {0, 1000}) {
+    int64_t rows = 1024 - pos;
+    std::vector<int32_t> ids(rows, 0);
+    RefTensor out =
+        runner.run({table}, {16}, rows, &ids, static_cast<int32_t>(pos))[0];
+    double worst = 0;
+    for (int64_t i = 0; i < out.numel(); ++i)
+      worst = std::max(worst, std::fabs(out[i] - expect[pos * 16 + i]));
+    EXPECT_LE(worst, 1e-6) << "pos " << pos;
+  }
 }
 
 struct QKVCase {
@@ -228,12 +279,13 @@ struct QKVCase {
   int64_t kvHeads;
 };
 
-TEST(HalideKernels, QKVFlagCombinations) {
-  for (QKVCase qc : {QKVCase{KernelNorm::None, false, false, kH},
-                     QKVCase{KernelNorm::Layer, true, true, 2},
-                     QKVCase{KernelNorm::RMS, false, true, kH},
-                     QKVCase{KernelNorm::Layer, true, false, 2}}) {
-    KernelDesc d;
+/// Random inputs of a QKV kernel, its arguments and the reference outputs.
+struct QKVData {
+  KernelDesc d;
+  int64_t qw, kw;
+  RefTensor x, g, b, wq, wk, wv, bq, bk, bv;
+
+  explicit QKVData(QKVCase qc) {
     d.kind = KernelKind::QKV;
     d.d = kD;
     d.heads = kH;
@@ -244,38 +296,94 @@ TEST(HalideKernels, QKVFlagCombinations) {
     d.bias = qc.bias;
     d.rope = qc.rope;
     d.ropeTheta = 500.0;
+    qw = kH * kK;
+    kw = qc.kvHeads * kK;
     std::mt19937 rng(3);
-    int64_t qw = kH * kK, kw = qc.kvHeads * kK;
-    RefTensor x = randomTensor({64, kD}, rng, -2, 3);
-    RefTensor g = randomTensor({kD}, rng, 0.5, 1.5),
-              b = randomTensor({kD}, rng);
-    RefTensor wq = randomTensor({kD, qw}, rng),
-              wk = randomTensor({kD, kw}, rng),
-              wv = randomTensor({kD, kw}, rng);
-    RefTensor bq = randomTensor({qw}, rng), bk = randomTensor({kw}, rng),
-              bv = randomTensor({kw}, rng);
-    Runner runner(d);
-    for (int64_t rows : kRows) {
-      RefTensor xr = firstRows(x, rows);
-      std::vector<RefTensor> args = {xr};
-      pushNorm(args, qc.norm, g, b);
-      for (const RefTensor *t : {&wq, &wk, &wv})
-        args.push_back(*t);
-      if (qc.bias)
-        for (const RefTensor *t : {&bq, &bk, &bv})
-          args.push_back(*t);
-      RefTensor xn = applyNorm(xr, qc.norm, g, b, d.eps);
-      RefTensor q = ref::linear(xn, wq, qc.bias ? &bq : nullptr);
-      RefTensor k = ref::linear(xn, wk, qc.bias ? &bk : nullptr);
-      RefTensor v = ref::linear(xn, wv, qc.bias ? &bv : nullptr);
-      if (qc.rope) {
-        q = ref::rope(q, kH, kK, d.ropeTheta, 0);
-        k = ref::rope(k, qc.kvHeads, kK, d.ropeTheta, 0);
+    x = randomTensor({64, kD}, rng, -2, 3);
+    g = randomTensor({kD}, rng, 0.5, 1.5);
+    b = randomTensor({kD}, rng);
+    wq = randomTensor({kD, qw}, rng);
+    wk = randomTensor({kD, kw}, rng);
+    wv = randomTensor({kD, kw}, rng);
+    bq = randomTensor({qw}, rng);
+    bk = randomTensor({kw}, rng);
+    bv = randomTensor({kw}, rng);
+  }
+  /// Rows first .. first+rows-1 of x.
+  RefTensor rowsOf(int64_t first, int64_t rows) const {
+    return ref::slice(x, 0, first, rows);
+  }
+  std::vector<RefTensor> args(const RefTensor &xr) const {
+    std::vector<RefTensor> a = {xr};
+    pushNorm(a, d.norm, g, b);
+    for (const RefTensor *t : {&wq, &wk, &wv})
+      a.push_back(*t);
+    if (d.bias)
+      for (const RefTensor *t : {&bq, &bk, &bv})
+        a.push_back(*t);
+    return a;
+  }
+  std::vector<RefTensor> expect(const RefTensor &xr, int64_t pos) const {
+    RefTensor xn = applyNorm(xr, d.norm, g, b, d.eps);
+    RefTensor q = ref::linear(xn, wq, d.bias ? &bq : nullptr);
+    RefTensor k = ref::linear(xn, wk, d.bias ? &bk : nullptr);
+    RefTensor v = ref::linear(xn, wv, d.bias ? &bv : nullptr);
+    if (d.rope) {
+      q = ref::rope(q, kH, kK, d.ropeTheta, pos);
+      k = ref::rope(k, d.kvHeads, kK, d.ropeTheta, pos);
+    }
+    return {q, k, v};
+  }
+};
+
+TEST(HalideKernels, QKVFlagCombinationsAtOffsets) {
+  for (QKVCase qc : {QKVCase{KernelNorm::None, false, false, kH},
+                     QKVCase{KernelNorm::Layer, true, true, 2},
+                     QKVCase{KernelNorm::RMS, false, true, kH},
+                     QKVCase{KernelNorm::Layer, true, false, 2}}) {
+    QKVData t(qc);
+    Runner runner(t.d);
+    for (int64_t rows : kRows)
+      for (int32_t pos : {0, 9}) {
+        RefTensor xr = t.rowsOf(0, rows);
+        std::vector<RefTensor> expect = t.expect(xr, pos);
+        std::vector<RefTensor> got =
+            runner.run(t.args(xr), {t.qw, t.kw, t.kw}, rows, nullptr, pos);
+        std::string what =
+            label(t.d, rows) + " pos=" + std::to_string(pos) + " ";
+        expectClose(got[0], expect[0], what + "q");
+        expectClose(got[1], expect[1], what + "k");
+        expectClose(got[2], expect[2], what + "v");
       }
-      std::vector<RefTensor> got = runner.run(args, {qw, kw, kw}, rows);
-      expectClose(got[0], q, label(d, rows) + " q");
-      expectClose(got[1], k, label(d, rows) + " k");
-      expectClose(got[2], v, label(d, rows) + " v");
+  }
+}
+
+TEST(HalideKernels, QKVDecodeStepsMatchPrefill) {
+  // Decoding with a KV cache computes q/k/v of the new rows only, at
+  // pos = the rows already cached; they must be the rows a full pass over
+  // the whole sequence computes.
+  for (QKVCase qc : {QKVCase{KernelNorm::Layer, true, true, 2},
+                     QKVCase{KernelNorm::RMS, false, true, kH},
+                     QKVCase{KernelNorm::None, false, false, kH}}) {
+    QKVData t(qc);
+    Runner runner(t.d);
+    std::vector<int64_t> widths = {t.qw, t.kw, t.kw};
+    std::vector<RefTensor> full =
+        runner.run(t.args(t.rowsOf(0, 8)), widths, 8, nullptr, 0);
+    // The last 3 rows at pos 5, and the last row alone at pos 7.
+    for (int64_t first : {5, 7}) {
+      int64_t rows = 8 - first;
+      std::vector<RefTensor> step =
+          runner.run(t.args(t.rowsOf(first, rows)), widths, rows, nullptr,
+                     static_cast<int32_t>(first));
+      for (size_t o = 0; o < 3; ++o) {
+        RefTensor want = ref::slice(full[o], 0, first, rows);
+        double worst = 0;
+        for (int64_t i = 0; i < want.numel(); ++i)
+          worst = std::max(worst, std::fabs(step[o][i] - want[i]));
+        EXPECT_LE(worst, 1e-6)
+            << t.d.symbol() << " output " << o << " rows " << first << "..7";
+      }
     }
   }
 }
@@ -302,14 +410,61 @@ TEST(HalideKernels, AttentionCausalAndGroupedQuery) {
         expectClose(runner.run({qr, kr, vr}, {kH * kK}, rows)[0], expect,
                     label(d, rows));
       }
-      // More keys than queries (a cache): queries are the last 7 of 13
-      // positions, so causal query i sees keys 0 .. i + 6.
-      RefTensor qr = firstRows(q, 7), kr = firstRows(k, 13),
-                vr = firstRows(v, 13);
-      expectClose(runner.run({qr, kr, vr}, {kH * kK}, 7)[0],
-                  ref::attention(qr, kr, vr, kH, kvHeads, kK, causal),
-                  d.symbol() + " N=7 M=13");
+      // More keys than queries (a KV cache): the queries are the last N of
+      // M positions, so causal query i sees keys 0 .. i + M - N. N = 1 is a
+      // decode step; N = M = 1 the first token.
+      for (auto [rows, keys] : {std::pair<int64_t, int64_t>{7, 13},
+                                {1, 13},
+                                {7, 20},
+                                {1, 1},
+                                {13, 64}}) {
+        RefTensor qr = firstRows(q, rows), kr = firstRows(k, keys),
+                  vr = firstRows(v, keys);
+        RefTensor expect = ref::attention(qr, kr, vr, kH, kvHeads, kK, causal);
+        std::string what = d.symbol() + " N=" + std::to_string(rows) +
+                           " M=" + std::to_string(keys);
+        expectClose(runner.run({qr, kr, vr}, {kH * kK}, rows)[0], expect, what);
+      }
     }
+}
+
+TEST(HalideKernels, AttentionDecodeStepMatchesFullPass) {
+  // Query rows taken from the end of a causal full pass equal the same
+  // queries run alone against all keys; and the mask really applies: the
+  // first of 7 queries over 20 keys must not see the last 6 keys.
+  KernelDesc d;
+  d.kind = KernelKind::Attention;
+  d.heads = kH;
+  d.kvHeads = 2;
+  d.headDim = kK;
+  d.causal = true;
+  std::mt19937 rng(11);
+  int64_t M = 20, HK = kH * kK;
+  RefTensor q = randomTensor({M, HK}, rng, -3, 3);
+  RefTensor k = randomTensor({M, 2 * kK}, rng, -3, 3);
+  RefTensor v = randomTensor({M, 2 * kK}, rng);
+  Runner runner(d);
+  RefTensor full = runner.run({q, k, v}, {HK}, M)[0];
+  for (int64_t rows : {1, 7}) {
+    RefTensor step =
+        runner.run({ref::slice(q, 0, M - rows, rows), k, v}, {HK}, rows)[0];
+    expectClose(step, ref::slice(full, 0, M - rows, rows),
+                "last " + std::to_string(rows) + " of " + std::to_string(M));
+  }
+  // Changing the keys/values a query must not see leaves its output alone.
+  RefTensor k2 = k, v2 = v;
+  for (int64_t j = 14; j < M; ++j)
+    for (int64_t c = 0; c < 2 * kK; ++c) {
+      k2[j * 2 * kK + c] = 5.0;
+      v2[j * 2 * kK + c] = 100.0;
+    }
+  RefTensor qr = ref::slice(q, 0, M - 7, 7);
+  RefTensor a = runner.run({qr, k, v}, {HK}, 7)[0];
+  RefTensor b = runner.run({qr, k2, v2}, {HK}, 7)[0];
+  for (int64_t c = 0; c < HK; ++c)
+    ASSERT_EQ(a[c], b[c]) << "query 0 (position 13) saw a key past 13, col "
+                          << c;
+  EXPECT_NE(a[HK], b[HK]) << "query 1 (position 14) must see key 14";
 }
 
 struct ProjCase {
@@ -485,6 +640,44 @@ KernelDesc smallAttention() {
   return d;
 }
 
+std::vector<std::string> argumentNames(const KernelDesc &d) {
+  std::string error;
+  std::optional<BuiltKernel> k = buildKernel(d, hostTarget(), error);
+  EXPECT_TRUE(k) << error;
+  std::vector<std::string> names;
+  if (!k)
+    return names;
+  for (const Halide::Argument &a : k->arguments) {
+    names.push_back(a.name);
+    // Buffers, except the scalar pos (int32).
+    EXPECT_EQ(a.is_scalar(), a.name == "pos") << a.name;
+    if (a.is_scalar())
+      EXPECT_EQ(a.type, Halide::Int(32));
+  }
+  return names;
+}
+
+TEST(HalideKernelsAOT, ArgumentOrderEndsInputsWithPos) {
+  using Names = std::vector<std::string>;
+  KernelDesc e;
+  e.kind = KernelKind::Embed;
+  e.d = kD;
+  e.vocab = kV;
+  e.maxSeq = kMaxSeq;
+  e.positions = PositionKind::Learned;
+  EXPECT_EQ(argumentNames(e),
+            (Names{"tokens", "tok_embed", "pos_embed", "pos"}));
+  e.positions = PositionKind::None; // unused, still taken
+  EXPECT_EQ(argumentNames(e), (Names{"tokens", "tok_embed", "pos"}));
+  QKVData full(QKVCase{KernelNorm::Layer, true, true, 2});
+  EXPECT_EQ(argumentNames(full.d), (Names{"x", "gamma", "beta", "wq", "wk",
+                                          "wv", "bq", "bk", "bv", "pos"}));
+  QKVData bare(QKVCase{KernelNorm::None, false, false, kH});
+  EXPECT_EQ(argumentNames(bare.d), (Names{"x", "wq", "wk", "wv", "pos"}));
+  EXPECT_EQ(argumentNames(smallAttention()), (Names{"q", "k", "v"}));
+  EXPECT_EQ(argumentNames(smallProj()), (Names{"a", "w", "b", "r"}));
+}
+
 TEST(HalideKernelsAOT, ObjectDefinesKernelAndArgv) {
   std::string error, path = tempPath("proj.o");
   KernelDesc d = smallProj();
@@ -529,12 +722,15 @@ TEST(HalideKernelsAOT, CrossCompilesForAArch64) {
 }
 
 /// The AOT object, linked with the standalone runtime into a shared
-/// library, computes what the JIT pipeline computes.
+/// library, computes what the JIT pipeline computes; `pos` goes through
+/// NAME_argv as a pointer to an int32, after the input buffers.
 TEST(HalideKernelsAOT, RuntimeAndObjectLinkAndRun) {
   std::string error, kobj = tempPath("k.o"), robj = tempPath("rt.o"),
                      so = tempPath("k.so");
   KernelDesc d = smallProj();
-  ASSERT_TRUE(compileKernelObject(d, hostTarget(), kobj, error)) << error;
+  QKVData qkv(QKVCase{KernelNorm::None, false, true, 2});
+  ASSERT_TRUE(compileKernelsObject({d, qkv.d}, hostTarget(), kobj, error))
+      << error;
   ASSERT_TRUE(compileHalideRuntime(hostTarget(), robj, error)) << error;
   EXPECT_NE(definedSymbols(robj).find(" halide_set_error_handler\n"),
             std::string::npos);
@@ -562,6 +758,36 @@ TEST(HalideKernelsAOT, RuntimeAndObjectLinkAndRun) {
     got[i] = yb.data()[i];
   expectClose(got, ref::binary(r, ref::linear(a, w, &b), ref::BinaryKind::Add),
               "AOT " + d.symbol());
+
+  auto qkvFn =
+      reinterpret_cast<ArgvFn>(dlsym(lib, (qkv.d.symbol() + "_argv").c_str()));
+  ASSERT_NE(qkvFn, nullptr);
+  int64_t steps = 3;
+  int32_t pos = 9;
+  RefTensor xr = qkv.rowsOf(pos, steps);
+  Halide::Buffer<float> xb = toBuffer(xr), wqb = toBuffer(qkv.wq),
+                        wkb = toBuffer(qkv.wk), wvb = toBuffer(qkv.wv);
+  int s = static_cast<int>(steps);
+  Halide::Buffer<float> qb(static_cast<int>(qkv.qw), s),
+      kb(static_cast<int>(qkv.kw), s), vb(static_cast<int>(qkv.kw), s);
+  void *qkvArgs[] = {xb.raw_buffer(),
+                     wqb.raw_buffer(),
+                     wkb.raw_buffer(),
+                     wvb.raw_buffer(),
+                     &pos,
+                     qb.raw_buffer(),
+                     kb.raw_buffer(),
+                     vb.raw_buffer()};
+  ASSERT_EQ(qkvFn(qkvArgs), 0);
+  std::vector<RefTensor> expect = qkv.expect(xr, pos);
+  const Halide::Buffer<float> *outs[] = {&qb, &kb, &vb};
+  for (size_t o = 0; o < 3; ++o) {
+    RefTensor t({steps, expect[o].shape[1]});
+    for (int64_t i = 0; i < t.numel(); ++i)
+      t[i] = outs[o]->data()[i];
+    expectClose(t, expect[o],
+                "AOT " + qkv.d.symbol() + " output " + std::to_string(o));
+  }
   dlclose(lib);
   for (const std::string &f : {kobj, robj, so})
     std::remove(f.c_str());
@@ -611,8 +837,8 @@ TEST(HalideKernelsErrors, InconsistentDescriptor) {
 }
 
 TEST(HalideKernelsErrors, RuntimeBoundsErrorIsCaughtByCaller) {
-  // A learned position table shorter than N: the kernel reports a bounds
-  // error instead of reading past the table.
+  // A learned position table shorter than the descriptor's maxSeq: the
+  // kernel reports a bounds error instead of reading past the table.
   KernelDesc d;
   d.kind = KernelKind::Embed;
   d.d = kD;
@@ -621,10 +847,10 @@ TEST(HalideKernelsErrors, RuntimeBoundsErrorIsCaughtByCaller) {
   d.positions = PositionKind::Learned;
   Runner runner(d);
   std::mt19937 rng(9);
-  std::vector<int32_t> ids(8, 1);
+  std::vector<int32_t> ids(2, 1);
   EXPECT_THROW(
-      runner.run({randomTensor({kV, kD}, rng), randomTensor({4, kD}, rng)},
-                 {kD}, 8, &ids),
+      runner.run({randomTensor({kV, kD}, rng), randomTensor({3, kD}, rng)},
+                 {kD}, 2, &ids),
       Halide::RuntimeError);
 }
 

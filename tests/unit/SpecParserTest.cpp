@@ -386,6 +386,7 @@ TEST(SpecPrint, ExactTextAndOrder) {
                                               "final_norm: true\n"
                                               "embedding_norm: false\n"
                                               "dtype: f32\n"
+                                              "tokenizer: none\n"
                                               "weights:\n"
                                               "  layout: native\n");
   std::string vit = printSpec(model("tiny-vit"));
@@ -456,7 +457,7 @@ TEST(SpecErrors, UnknownKey) {
   EXPECT_EQ(errorOf(kDecoder + "layers: 3\n"),
             "t.yaml:8:1: layers: unknown key; expected one of name, family, "
             "image, dims, block, encoder, decoder, positions, head, "
-            "final_norm, embedding_norm, dtype, weights");
+            "final_norm, embedding_norm, dtype, weights, tokenizer");
   EXPECT_EQ(errorOf(kDecoder + "  d_head: 8\n"),
             "t.yaml:8:3: dims.d_head: unknown key; expected one of vocab, "
             "d_model, n_layers, n_heads, head_dim, n_kv_heads, d_ff, "

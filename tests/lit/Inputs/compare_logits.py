@@ -1,12 +1,16 @@
-"""compare_logits.py COMPILED REFERENCE COLS: checks two raw f32 [N, COLS]
-outputs against the f32 tolerance max|a-b| <= 1e-4 * max(1, |ref|) and
-prints the largest error relative to that bound."""
+"""compare_logits.py COMPILED REFERENCE COLS [LAST]: checks two raw f32
+[N, COLS] outputs against the f32 tolerance max|a-b| <= 1e-4 * max(1, |ref|)
+and prints the largest error relative to that bound. With LAST, only the
+last LAST rows of REFERENCE are compared with all rows of COMPILED."""
 import struct
 import sys
 
 a_path, b_path, cols = sys.argv[1], sys.argv[2], int(sys.argv[3])
 a = open(a_path, "rb").read()
 b = open(b_path, "rb").read()
+if len(sys.argv) > 4:
+    last = int(sys.argv[4])
+    b = b[len(b) - last * cols * 4:]
 if len(a) != len(b) or len(a) % (4 * cols):
     sys.exit("size mismatch: %d vs %d bytes (cols %d)" % (len(a), len(b), cols))
 va = struct.unpack("<%df" % (len(a) // 4), a)
