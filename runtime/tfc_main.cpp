@@ -14,6 +14,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tfc_runtime.h"
+#include "Tokenizer.h"
+#include "spec/SpecParser.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -36,8 +38,8 @@ int runMain(int argc, char **argv);
 namespace {
 
 struct Options {
-  std::string weights, tokens, dumpLogits, dumpDecode;
-  bool haveTokens = false;
+  std::string weights, tokens, dumpLogits, dumpDecode, prompt, tokenizerDir;
+  bool haveTokens = false, havePrompt = false;
   // Generation: --max-tokens K new tokens after the prompt.
   int64_t maxTokens = -1; // -1: no generation (one forward pass)
   double temperature = 0.8, topP = 0.95;
@@ -113,6 +115,9 @@ void printUsage(const char *prog, const tfc_model *m, FILE *out) {
       "  --bench-runs R       timed runs (default 10)\n"
       "  --profile            print time per kernel after the run\n"
       "generation (prefill the tokens, then decode with the KV cache):\n"
+      "  --prompt \"TEXT\"      the prompt as text (the spec's tokenizer)\n"
+      "  --tokenizer-dir DIR  encoder.json and vocab.bpe for gpt2 "
+      "(or TFC_GPT2_TOKENIZER_DIR)\n"
       "  --max-tokens K       generate up to K tokens (stops at max_seq)\n"
       "  --temperature T      0 = greedy (default 0.8)\n"
       "  --top-k K            keep the K most likely (default 40, 0 = all)\n"
@@ -160,7 +165,8 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
                arg == "--bench-tokens" || arg == "--bench-runs" ||
                arg == "--max-tokens" || arg == "--temperature" ||
                arg == "--top-k" || arg == "--top-p" || arg == "--seed" ||
-               arg == "--stop-token" || arg == "--dump-decode-logits") {
+               arg == "--stop-token" || arg == "--dump-decode-logits" ||
+               arg == "--prompt" || arg == "--tokenizer-dir") {
       if (!takeValue())
         return usage(arg + " needs a value");
       int64_t v;
@@ -173,7 +179,12 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
         out = d;
         return true;
       };
-      if (arg == "--max-tokens") {
+      if (arg == "--prompt") {
+        opt.prompt = value;
+        opt.havePrompt = true;
+      } else if (arg == "--tokenizer-dir") {
+        opt.tokenizerDir = value;
+      } else if (arg == "--max-tokens") {
         if (!parseInt(value, 0, INT32_MAX, v))
           return usage("--max-tokens: expected an integer >= 0, found '" +
                        value + "'");
@@ -237,8 +248,12 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
     return true;
   if (opt.weights.empty())
     return usage("--weights is required");
-  if (!opt.haveTokens && !opt.bench)
-    return usage("--tokens is required (or --bench)");
+  if (opt.haveTokens && opt.havePrompt)
+    return usage("--tokens and --prompt: give one of them");
+  if (opt.havePrompt && opt.prompt.empty())
+    return usage("--prompt: the prompt is empty");
+  if (!opt.haveTokens && !opt.havePrompt && !opt.bench)
+    return usage("--tokens or --prompt is required (or --bench)");
   if ((opt.benchTokens || opt.benchRuns != 10) && !opt.bench)
     return usage("--bench-tokens and --bench-runs need --bench");
   if (!opt.dumpDecode.empty() && opt.maxTokens < 0)
@@ -327,7 +342,8 @@ double msSince(std::chrono::steady_clock::time_point t0) {
 /// with the KV cache, sampling each from the last row of logits. Tokens are
 /// printed as they come; the rates go to stderr.
 bool generate(const Options &opt, const tfc_model *m, tfc_context *ctx,
-              const std::vector<int32_t> &prompt, Failure &fail) {
+              const std::vector<int32_t> &prompt, const Tokenizer *text,
+              Failure &fail) {
   char err[512];
   tfc_sampler *sampler =
       tfc_sampler_create(m->vocab, float(opt.temperature), int32_t(opt.topK),
@@ -364,7 +380,11 @@ bool generate(const Options &opt, const tfc_model *m, tfc_context *ctx,
     if (produced == budget)
       break;
     int32_t next = tfc_sampler_next(sampler, row.data());
-    std::printf("%s%" PRId32, produced ? " " : "", next);
+    std::string bytes, error;
+    if (text && text->tokenBytes(next, bytes, error))
+      std::fwrite(bytes.data(), 1, bytes.size(), stdout); // streamed as made
+    else
+      std::printf("%s%" PRId32, produced ? " " : "", next);
     std::fflush(stdout);
     ++produced;
     if (next == opt.stopToken || produced == budget)
@@ -405,6 +425,59 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
   if (opt.haveTokens && !parseTokens(opt.tokens, tokens, error)) {
     fail = {2, error};
     return fail.code;
+  }
+  // The spec names its tokenizer; --prompt needs one, generation prints
+  // text with it.
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (opt.havePrompt || opt.maxTokens >= 0) {
+    std::optional<ModelSpec> spec =
+        parseSpecString(m->spec_yaml, std::string(m->name) + " (spec)", error);
+    if (!spec) {
+      fail = {1, error};
+      return 1;
+    }
+    if (spec->tokenizer == TokenizerKind::Byte) {
+      tokenizer = makeByteTokenizer();
+    } else if (spec->tokenizer == TokenizerKind::GPT2) {
+      std::string dir = opt.tokenizerDir;
+      if (dir.empty() && std::getenv("TFC_GPT2_TOKENIZER_DIR"))
+        dir = std::getenv("TFC_GPT2_TOKENIZER_DIR");
+      if (dir.empty() && opt.havePrompt) {
+        fail = {2, "model '" + std::string(m->name) +
+                       "' uses the gpt2 tokenizer: give --tokenizer-dir DIR "
+                       "(with encoder.json and vocab.bpe) or set "
+                       "TFC_GPT2_TOKENIZER_DIR"};
+        return fail.code;
+      }
+      if (!dir.empty()) {
+        tokenizer = loadGPT2Tokenizer(dir + "/encoder.json",
+                                      dir + "/vocab.bpe", error);
+        if (!tokenizer) {
+          fail = {1, error};
+          return 1;
+        }
+      }
+    } else if (opt.havePrompt) {
+      fail = {2, "model '" + std::string(m->name) +
+                     "' names no tokenizer (spec key `tokenizer:`): give "
+                     "--tokens instead of --prompt"};
+      return fail.code;
+    }
+    if (tokenizer && tokenizer->vocabSize() > m->vocab) {
+      fail = {1, "the tokenizer has " +
+                     std::to_string(tokenizer->vocabSize()) +
+                     " tokens, more than the model's vocab of " +
+                     std::to_string(m->vocab)};
+      return 1;
+    }
+    if (opt.havePrompt && !tokenizer->encode(opt.prompt, tokens, error)) {
+      fail = {1, error};
+      return 1;
+    }
+    if (opt.havePrompt && tokens.empty()) {
+      fail = {2, "--prompt: the prompt encodes to no tokens"};
+      return fail.code;
+    }
   }
   if (opt.bench && (opt.benchTokens || !opt.haveTokens))
     tokens = randomTokens(opt.benchTokens ? opt.benchTokens
@@ -459,7 +532,9 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
   } else if (opt.maxTokens >= 0) {
     if (opt.profile)
       tfc_profile_enable(ctx, 1);
-    ok = generate(opt, m, ctx, tokens, fail);
+    if (opt.havePrompt)
+      std::fwrite(opt.prompt.data(), 1, opt.prompt.size(), stdout);
+    ok = generate(opt, m, ctx, tokens, tokenizer.get(), fail);
   } else {
     if (opt.profile)
       tfc_profile_enable(ctx, 1);

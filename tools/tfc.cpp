@@ -90,6 +90,26 @@ cl::opt<bool> bench("bench", cl::desc("run: time the forward pass"),
                     cl::cat(tfcCategory));
 cl::opt<bool> profile("profile", cl::desc("run: per-kernel timing table"),
                       cl::cat(tfcCategory));
+cl::opt<std::string> promptText("prompt",
+                                cl::desc("generate: the prompt text"),
+                                cl::cat(tfcCategory));
+cl::opt<std::string> maxTokens("max-tokens",
+                               cl::desc("generate: new tokens (default 100)"),
+                               cl::init("100"), cl::cat(tfcCategory));
+cl::opt<std::string> temperature(
+    "temperature", cl::desc("generate: 0 = greedy (default 0.8)"),
+    cl::cat(tfcCategory));
+cl::opt<std::string> topK("top-k", cl::desc("generate: default 40"),
+                          cl::cat(tfcCategory));
+cl::opt<std::string> topP("top-p", cl::desc("generate: default 0.95"),
+                          cl::cat(tfcCategory));
+cl::opt<std::string> stopToken("stop-token",
+                               cl::desc("generate: stop after this token"),
+                               cl::cat(tfcCategory));
+cl::opt<std::string> tokenizerDir(
+    "tokenizer-dir",
+    cl::desc("generate: encoder.json and vocab.bpe for gpt2 models"),
+    cl::cat(tfcCategory));
 
 cl::opt<std::string> specPath(cl::Positional, cl::desc("<spec.yaml>"),
                               cl::cat(tfcCategory));
@@ -368,11 +388,13 @@ std::string buildIdentity() {
 
 /// `tfc run` without --reference: compile into the cache (keyed by the
 /// validated spec, the target and this tfc build), then run the executable.
-int runCompiled(const ModelSpec &spec) {
+int runCompiled(const ModelSpec &spec, bool generating) {
   if (weightsPath.empty())
-    return fail("run: --weights <file.safetensors> is required");
-  if (tokensText.empty())
+    return fail("--weights <file.safetensors> is required");
+  if (!generating && tokensText.empty())
     return fail("run: --tokens \"…\" is required");
+  if (generating && tokensText.empty() == promptText.empty())
+    return fail("generate: give --prompt \"text\" or --tokens \"ids\"");
   std::string resolved, error;
   if (!resolveTarget(target, resolved, error))
     return fail(error);
@@ -403,8 +425,23 @@ int runCompiled(const ModelSpec &spec) {
     if (!compileModel(plan, specText, request, error))
       return fail(error);
   }
-  std::vector<std::string> args = {exe, "--weights", weightsPath, "--tokens",
-                                   tokensText};
+  std::vector<std::string> args = {exe, "--weights", weightsPath};
+  if (!tokensText.empty())
+    args.insert(args.end(), {"--tokens", tokensText});
+  if (generating) {
+    if (!promptText.empty())
+      args.insert(args.end(), {"--prompt", promptText});
+    args.insert(args.end(), {"--max-tokens", maxTokens, "--seed",
+                             std::to_string(seed)});
+    for (auto [flag, value] :
+         {std::pair<const char *, std::string>{"--temperature", temperature},
+          {"--top-k", topK},
+          {"--top-p", topP},
+          {"--stop-token", stopToken},
+          {"--tokenizer-dir", tokenizerDir}})
+      if (!value.empty())
+        args.insert(args.end(), {flag, value});
+  }
   if (!dumpLogits.empty())
     args.insert(args.end(), {"--dump-logits", dumpLogits});
   if (threads)
@@ -423,12 +460,19 @@ int runCompiled(const ModelSpec &spec) {
   return fail("cannot run " + exe + ": " + std::strerror(errno));
 }
 
+int generateCommand() {
+  std::optional<ModelSpec> spec = loadSpec();
+  if (!spec)
+    return 1;
+  return runCompiled(*spec, true);
+}
+
 int runCommand() {
   std::optional<ModelSpec> spec = loadSpec();
   if (!spec)
     return 1;
   if (!reference)
-    return runCompiled(*spec);
+    return runCompiled(*spec, false);
   if (weightsPath.empty())
     return fail("run: --weights <file.safetensors> is required");
 
@@ -542,6 +586,7 @@ int main(int argc, char **argv) {
   std::string command;
   if (argc > 1 && (std::string(argv[1]) == "run" ||
                    std::string(argv[1]) == "compile" ||
+                   std::string(argv[1]) == "generate" ||
                    std::string(argv[1]) == "init-weights")) {
     command = argv[1];
     // Drop the subcommand so that the options parse as usual.
@@ -585,12 +630,16 @@ int main(int argc, char **argv) {
       "  tfc init-weights SPEC.yaml -o W.safetensors [--seed S] "
       "[--layout L]\n"
       "  tfc run SPEC.yaml --weights W --tokens \"1 2 3\" [--reference] "
-      "[--dump-logits OUT.bin] [--bench] [--profile]\n");
+      "[--dump-logits OUT.bin] [--bench] [--profile]\n"
+      "  tfc generate SPEC.yaml --weights W --prompt \"text\" [--max-tokens K] "
+      "[--temperature T] [--top-k K] [--top-p P] [--seed S]\n");
   if (command == "init-weights")
     return initWeightsCommand();
   if (command == "run")
     return runCommand();
   if (command == "compile")
     return compileCommand();
+  if (command == "generate")
+    return generateCommand();
   return emitStage();
 }
