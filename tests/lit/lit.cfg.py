@@ -34,5 +34,7 @@ sanitize = lit_config.params.get("sanitize", "0") == "1"
 config.substitutions.append(("%{sanitize_cmake}",
     "-DCMAKE_C_FLAGS=-fsanitize=address,undefined -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined"
     if sanitize else ""))
+config.substitutions.append(("%{sanitize_cc}",
+    "-fsanitize=address,undefined" if sanitize else ""))
 config.substitutions.append(("%models", os.path.join(repo, "models")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))

@@ -1,0 +1,68 @@
+/* api_session.c WEIGHTS: drives a compiled tiny-decoder (max_seq 64)
+ * through the C API's session calls: prefill + decode with tfc_append must
+ * equal full forward passes; past max_seq tfc_append fails with a KV cache
+ * overflow and leaves the position alone; tfc_reset starts over. */
+#include "tiny_decoder.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define V 64
+
+static int check(int ok, const char *what) {
+  printf("%s: %s\n", ok ? "ok" : "FAIL", what);
+  return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  char err[512];
+  const tfc_model *m = tfc_model_tiny_decoder();
+  tfc_weights *w = tfc_weights_load(m, argv[1], err, sizeof err);
+  if (!w) {
+    fprintf(stderr, "%s\n", err);
+    return 2;
+  }
+  tfc_context *ctx = tfc_context_create(w, 2, err, sizeof err);
+  int32_t tokens[64];
+  for (int i = 0; i < 64; ++i)
+    tokens[i] = (i * 13 + 5) % V;
+  static float full[64 * V], row[V];
+  int bad = 0;
+
+  /* Prefill 10, then decode 50 one at a time; compare each row with a full
+   * forward pass over the same prefix. */
+  if (tfc_forward(ctx, tokens, 60, full) != 0) {
+    fprintf(stderr, "%s\n", tfc_context_error(ctx));
+    return 2;
+  }
+  tfc_reset(ctx);
+  double worst = 0;
+  int failures = tfc_append(ctx, tokens, 10, row, 0);
+  for (int j = 0; j < V; ++j)
+    worst = fmax(worst, fabs(row[j] - full[9 * V + j]) / fmax(1, fabs(full[9 * V + j])));
+  for (int i = 10; i < 60; ++i) {
+    failures += tfc_append(ctx, &tokens[i], 1, row, 0);
+    for (int j = 0; j < V; ++j)
+      worst = fmax(worst, fabs(row[j] - full[i * V + j]) / fmax(1, fabs(full[i * V + j])));
+  }
+  bad += check(failures == 0 && worst <= 1e-4, "decode rows equal forward rows");
+  bad += check(tfc_position(ctx) == 60, "position after 60 tokens");
+
+  /* 4 more fit, the 5th overflows. */
+  bad += check(tfc_append(ctx, tokens, 4, row, 0) == 0, "append up to max_seq");
+  bad += check(tfc_append(ctx, tokens, 1, row, 0) != 0, "append past max_seq fails");
+  printf("error: %s\n", tfc_context_error(ctx));
+  bad += check(tfc_position(ctx) == 64, "position unchanged by the failure");
+  bad += check(tfc_append(ctx, tokens, 65, row, 0) != 0, "long append fails");
+  tfc_reset(ctx);
+  bad += check(tfc_position(ctx) == 0, "reset");
+  bad += check(tfc_append(ctx, tokens, 1, row, 0) == 0, "append after reset");
+  int32_t badTok = V;
+  bad += check(tfc_append(ctx, &badTok, 1, row, 0) != 0, "token id out of range");
+  printf("error: %s\n", tfc_context_error(ctx));
+
+  tfc_context_destroy(ctx);
+  tfc_weights_free(w);
+  return bad ? 1 : 0;
+}
