@@ -732,7 +732,7 @@ TEST(RuntimeMain, UsageErrorsExit2) {
     std::string message;
   } cases[] = {
       {{"--tokens", "1"}, "--weights is required"},
-      {{"--weights", w}, "--tokens is required (or --bench)"},
+      {{"--weights", w}, "--tokens or --prompt is required (or --bench)"},
       {{"--weights", w, "--tokens", "1", "--threads", "-1"},
        "--threads: expected an integer in [0, 1024], found '-1'"},
       {{"--weights", w, "--tokens", "1", "--threads", "2x"},
