@@ -316,6 +316,9 @@ void patchShape(tfc_context &ctx, int64_t i, int64_t n) {
   const tfc_arg &a = ctx.model->args[i];
   halide_dimension_t *dim = &ctx.dims[size_t(i) * TFC_MAX_RANK];
   int64_t rowsN = n;
+  if (a.kind == TFC_ARG_ARENA) // a last-row or batch call may have moved it
+    ctx.buffers[size_t(i)].host =
+        reinterpret_cast<uint8_t *>(ctx.arena + a.offset);
   if (a.kind == TFC_ARG_CACHE) {
     int64_t width = 1;
     for (int32_t k = 1; k < a.rank; ++k)
@@ -337,6 +340,70 @@ void patchShape(tfc_context &ctx, int64_t i, int64_t n) {
     dim[k].flags = 0;
     stride *= extent;
   }
+}
+
+/// Points arg `i` of ctx's descriptors at `host` with `rows` in place of N.
+void bindRows(tfc_context &ctx, int64_t i, void *host, int64_t rows) {
+  const tfc_arg &a = ctx.model->args[i];
+  halide_dimension_t *dim = &ctx.dims[size_t(i) * TFC_MAX_RANK];
+  int64_t stride = 1;
+  for (int32_t k = 0; k < a.rank; ++k) {
+    int64_t extent = a.dims[a.rank - 1 - k];
+    if (extent == TFC_DIM_N)
+      extent = rows;
+    dim[k].min = 0;
+    dim[k].extent = int32_t(extent);
+    dim[k].stride = int32_t(stride);
+    dim[k].flags = 0;
+    stride *= extent;
+  }
+  ctx.buffers[size_t(i)].host = static_cast<uint8_t *>(host);
+}
+
+/// Floats in one row (every extent but the leading N).
+int64_t rowWidth(const tfc_arg &a) {
+  int64_t width = 1;
+  for (int32_t k = 1; k < a.rank; ++k)
+    width *= a.dims[k];
+  return width;
+}
+
+/// Runs step s with ctx's descriptors; on failure writes the message to
+/// `error` (of `size` bytes) and returns non-zero.
+int callStep(tfc_context &ctx, int32_t s, char *error, size_t size) {
+  const tfc_model *m = ctx.model;
+  const tfc_step &step = m->steps[s];
+  const tfc_kernel &kernel = m->kernels[step.kernel];
+  tlsHalideError[0] = '\0';
+  int64_t start = ctx.profiling ? nowNs() : 0;
+  int rc = kernel.fn(ctx.argv.data() + step.first_arg);
+  if (ctx.profiling) {
+    ctx.kernelNs[size_t(step.kernel)] += nowNs() - start;
+    ++ctx.kernelCalls[size_t(step.kernel)];
+  }
+  if (rc != 0) {
+    if (tlsHalideError[0])
+      std::snprintf(error, size, "kernel %s (step %s) failed: %s", kernel.name,
+                    labelOf(step), tlsHalideError);
+    else
+      std::snprintf(error, size,
+                    "kernel %s (step %s) failed: Halide error code %d",
+                    kernel.name, labelOf(step), rc);
+  }
+  return rc;
+}
+
+/// Steps that depend on one sequence's position or cache (embedding,
+/// QKV, attention) run once per sequence in a batch; the others (the
+/// projections, the MLP, the head) run once for all sequences.
+bool perSequence(const tfc_model &m, int32_t s) {
+  const tfc_step &step = m.steps[s];
+  for (int32_t a = 0; a < step.num_args; ++a) {
+    int32_t kind = m.args[step.first_arg + a].kind;
+    if (kind == TFC_ARG_POS || kind == TFC_ARG_CACHE)
+      return true;
+  }
+  return false;
 }
 
 } // namespace
@@ -605,29 +672,113 @@ int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
     }
   }
 
-  for (int32_t s = 0; s < m->num_steps; ++s) {
-    const tfc_step &step = m->steps[s];
-    const tfc_kernel &kernel = m->kernels[step.kernel];
-    tlsHalideError[0] = '\0';
-    int64_t start = ctx->profiling ? nowNs() : 0;
-    int rc = kernel.fn(ctx->argv.data() + step.first_arg);
-    if (ctx->profiling) {
-      ctx->kernelNs[size_t(step.kernel)] += nowNs() - start;
-      ++ctx->kernelCalls[size_t(step.kernel)];
+  for (int32_t s = 0; s < m->num_steps; ++s)
+    if (callStep(*ctx, s, ctx->error, sizeof ctx->error) != 0)
+      return 1;
+  ctx->pos += n;
+  return 0;
+}
+
+int tfc_decode_batch(tfc_context *const *ctxs, int32_t b,
+                     const int32_t *tokens, float *output) {
+  if (!ctxs || b < 1 || !ctxs[0])
+    return 1;
+  tfc_context &lead = *ctxs[0];
+  const tfc_model *m = lead.model;
+  lead.error[0] = '\0';
+  if (!tokens || !output) {
+    std::snprintf(lead.error, sizeof lead.error, "%s is NULL",
+                  !tokens ? "tokens" : "output");
+    return 1;
+  }
+  if (b > m->max_seq) {
+    std::snprintf(lead.error, sizeof lead.error,
+                  "batch of %" PRId32 " sequences exceeds max_seq %" PRId64
+                  " (the arena holds max_seq rows)",
+                  b, m->max_seq);
+    return 1;
+  }
+  for (int32_t i = 0; i < b; ++i) {
+    const tfc_context *c = ctxs[i];
+    if (!c || c->weights != lead.weights) {
+      std::snprintf(lead.error, sizeof lead.error,
+                    "sequence %" PRId32 ": %s", i,
+                    c ? "its context uses other weights" : "context is NULL");
+      return 1;
     }
-    if (rc != 0) {
-      if (tlsHalideError[0])
-        std::snprintf(ctx->error, sizeof ctx->error,
-                      "kernel %s (step %s) failed: %s", kernel.name,
-                      labelOf(step), tlsHalideError);
-      else
-        std::snprintf(ctx->error, sizeof ctx->error,
-                      "kernel %s (step %s) failed: Halide error code %d",
-                      kernel.name, labelOf(step), rc);
+    for (int32_t j = 0; j < i; ++j)
+      if (ctxs[j] == c) {
+        std::snprintf(lead.error, sizeof lead.error,
+                      "sequences %" PRId32 " and %" PRId32
+                      " share one context",
+                      j, i);
+        return 1;
+      }
+    if (c->pos + 1 > m->max_seq) {
+      std::snprintf(lead.error, sizeof lead.error,
+                    "sequence %" PRId32 ": KV cache overflow: %" PRId64
+                    " cached + 1 new token exceed max_seq %" PRId64,
+                    i, c->pos, m->max_seq);
+      return 1;
+    }
+    if (tokens[i] < 0 || tokens[i] >= m->vocab) {
+      std::snprintf(lead.error, sizeof lead.error,
+                    "sequence %" PRId32 ": token id %" PRId32
+                    " is out of range [0, %" PRId64 ")",
+                    i, tokens[i], m->vocab);
       return 1;
     }
   }
-  ctx->pos += n;
+  // The lead context's arena holds the b rows (one per sequence) of every
+  // activation; each sequence keeps its own KV cache and position.
+  for (int32_t s = 0; s < m->num_steps; ++s) {
+    const tfc_step &step = m->steps[s];
+    bool each = perSequence(*m, s);
+    for (int32_t seq = 0; seq < (each ? b : 1); ++seq) {
+      tfc_context &c = *ctxs[seq];
+      for (int32_t a = 0; a < step.num_args; ++a) {
+        int64_t i = step.first_arg + a;
+        const tfc_arg &arg = m->args[i];
+        if (!hasDimN(arg) && arg.kind != TFC_ARG_POS)
+          continue;
+        int64_t rows = each ? 1 : b, first = each ? seq : 0;
+        switch (arg.kind) {
+        case TFC_ARG_TOKENS:
+          bindRows(lead, i, const_cast<int32_t *>(tokens) + first, rows);
+          break;
+        case TFC_ARG_ARENA:
+          bindRows(lead, i, lead.arena + arg.offset + first * rowWidth(arg),
+                   rows);
+          break;
+        case TFC_ARG_OUTPUT:
+          bindRows(lead, i, output + first * m->output_cols, rows);
+          break;
+        case TFC_ARG_CACHE: {
+          // This sequence's cache: the new row at its position, or every row
+          // up to and including it.
+          float *base = c.cache + arg.offset;
+          if (arg.rows == TFC_ROWS_NEW)
+            bindRows(lead, i, base + c.pos * rowWidth(arg), 1);
+          else
+            bindRows(lead, i, base, c.pos + 1);
+          break;
+        }
+        case TFC_ARG_POS:
+          lead.posValue = int32_t(c.pos);
+          lead.argv[size_t(i)] = &lead.posValue;
+          break;
+        default:
+          break;
+        }
+      }
+      if (callStep(lead, s, lead.error, sizeof lead.error) != 0)
+        return 1;
+    }
+  }
+  for (int32_t i = 0; i < b; ++i)
+    ++ctxs[i]->pos;
+  // The next tfc_append re-patches every dynamic descriptor of the lead.
+  lead.patchedN = -1;
   return 0;
 }
 

@@ -44,6 +44,7 @@ struct Options {
   int64_t maxTokens = -1; // -1: no generation (one forward pass)
   double temperature = 0.8, topP = 0.95;
   int64_t topK = 40, stopToken = -1;
+  int64_t batch = 1; // sequences decoded together (--batch)
   uint64_t seed = 0;
   int threads = 0;
   bool bench = false, profile = false, help = false;
@@ -125,6 +126,8 @@ void printUsage(const char *prog, const tfc_model *m, FILE *out) {
       "  --seed S             sampling seed (default 0): same seed, same "
       "text\n"
       "  --stop-token ID      stop after generating ID\n"
+      "  --batch B            decode B sequences together (seeds S, S+1, "
+      "...)\n"
       "  --dump-decode-logits FILE  raw f32 logits of each step (prefill's "
       "last row first)\n"
       "  --help               this text\n",
@@ -166,7 +169,8 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
                arg == "--max-tokens" || arg == "--temperature" ||
                arg == "--top-k" || arg == "--top-p" || arg == "--seed" ||
                arg == "--stop-token" || arg == "--dump-decode-logits" ||
-               arg == "--prompt" || arg == "--tokenizer-dir") {
+               arg == "--prompt" || arg == "--tokenizer-dir" ||
+               arg == "--batch") {
       if (!takeValue())
         return usage(arg + " needs a value");
       int64_t v;
@@ -179,7 +183,11 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
         out = d;
         return true;
       };
-      if (arg == "--prompt") {
+      if (arg == "--batch") {
+        if (!parseInt(value, 1, 4096, opt.batch))
+          return usage("--batch: expected an integer in [1, 4096], found '" +
+                       value + "'");
+      } else if (arg == "--prompt") {
         opt.prompt = value;
         opt.havePrompt = true;
       } else if (arg == "--tokenizer-dir") {
@@ -258,6 +266,10 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
     return usage("--bench-tokens and --bench-runs need --bench");
   if (!opt.dumpDecode.empty() && opt.maxTokens < 0)
     return usage("--dump-decode-logits needs --max-tokens");
+  if (opt.batch > 1 && opt.maxTokens < 0)
+    return usage("--batch needs --max-tokens (it decodes sequences together)");
+  if (opt.batch > 1 && !opt.dumpDecode.empty())
+    return usage("--dump-decode-logits takes one sequence, not --batch");
   if (opt.maxTokens >= 0 && opt.bench)
     return usage("--max-tokens (generation) and --bench are separate runs");
   return true;
@@ -418,6 +430,101 @@ bool generate(const Options &opt, const tfc_model *m, tfc_context *ctx,
   return ok;
 }
 
+/// --batch B: B sequences from the same prompt, sampled with seeds seed,
+/// seed+1, ...; each prefilled on its own context, then decoded together
+/// with tfc_decode_batch. Prints each sequence when all are done.
+bool generateBatch(const Options &opt, const tfc_model *m,
+                   const tfc_weights *w, const std::vector<int32_t> &prompt,
+                   const Tokenizer *text, Failure &fail) {
+  int64_t b = opt.batch;
+  if (int64_t(prompt.size()) > m->max_seq) {
+    fail = {1, "prompt of " + std::to_string(prompt.size()) +
+                   " tokens exceeds max_seq " + std::to_string(m->max_seq)};
+    return false;
+  }
+  if (b > m->max_seq) {
+    fail = {2, "--batch " + std::to_string(b) + " exceeds max_seq " +
+                   std::to_string(m->max_seq)};
+    return false;
+  }
+  int64_t budget = std::min<int64_t>(opt.maxTokens,
+                                     m->max_seq - int64_t(prompt.size()));
+  char err[512];
+  std::vector<tfc_context *> ctxs;
+  std::vector<tfc_sampler *> samplers;
+  bool ok = true;
+  for (int64_t i = 0; ok && i < b; ++i) {
+    tfc_context *c = tfc_context_create(w, opt.threads, err, sizeof err);
+    tfc_sampler *s = c ? tfc_sampler_create(m->vocab, float(opt.temperature),
+                                            int32_t(opt.topK), float(opt.topP),
+                                            opt.seed + uint64_t(i), err,
+                                            sizeof err)
+                       : nullptr;
+    if (c)
+      ctxs.push_back(c);
+    if (s)
+      samplers.push_back(s);
+    if (!c || !s) {
+      fail = {2, err};
+      ok = false;
+    }
+  }
+  std::vector<float> rows(size_t(b * m->output_cols));
+  std::vector<std::vector<int32_t>> made(static_cast<size_t>(b));
+  std::vector<int32_t> next(static_cast<size_t>(b));
+  auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; ok && i < b; ++i)
+    if (tfc_append(ctxs[size_t(i)], prompt.data(), int64_t(prompt.size()),
+                   &rows[size_t(i * m->output_cols)], 0) != 0) {
+      fail = {1, tfc_context_error(ctxs[size_t(i)])};
+      ok = false;
+    }
+  double prefillMs = msSince(t0), decodeMs = 0;
+  int64_t steps = 0;
+  for (int64_t t = 0; ok && t < budget; ++t) {
+    for (int64_t i = 0; i < b; ++i) {
+      next[size_t(i)] = tfc_sampler_next(samplers[size_t(i)],
+                                         &rows[size_t(i * m->output_cols)]);
+      made[size_t(i)].push_back(next[size_t(i)]);
+    }
+    if (t + 1 == budget)
+      break;
+    auto t1 = std::chrono::steady_clock::now();
+    if (tfc_decode_batch(ctxs.data(), int32_t(b), next.data(), rows.data())) {
+      fail = {1, tfc_context_error(ctxs[0])};
+      ok = false;
+    }
+    decodeMs += msSince(t1);
+    ++steps;
+  }
+  for (int64_t i = 0; ok && i < b; ++i) {
+    std::printf("[%" PRId64 "] ", i);
+    if (opt.havePrompt)
+      std::fwrite(opt.prompt.data(), 1, opt.prompt.size(), stdout);
+    for (int32_t id : made[size_t(i)]) {
+      std::string bytes, error;
+      if (text && text->tokenBytes(id, bytes, error))
+        std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+      else
+        std::printf("%" PRId32 " ", id);
+    }
+    std::printf("\n");
+  }
+  if (ok)
+    std::fprintf(stderr,
+                 "prefill: %" PRId64 " x %zu tokens in %.2f ms; batched "
+                 "decode: %" PRId64 " steps x %" PRId64
+                 " sequences in %.2f ms (%.1f tokens/s, %.2f ms/step)\n",
+                 b, prompt.size(), prefillMs, steps, b, decodeMs,
+                 decodeMs > 0 ? double(steps * b) * 1e3 / decodeMs : 0.0,
+                 steps ? decodeMs / double(steps) : 0.0);
+  for (tfc_sampler *s : samplers)
+    tfc_sampler_destroy(s);
+  for (tfc_context *c : ctxs)
+    tfc_context_destroy(c);
+  return ok;
+}
+
 /// The run after the options are known; returns 0 or sets `fail`.
 int run(const Options &opt, const tfc_model *m, Failure &fail) {
   std::vector<int32_t> tokens;
@@ -532,9 +639,11 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
   } else if (opt.maxTokens >= 0) {
     if (opt.profile)
       tfc_profile_enable(ctx, 1);
-    if (opt.havePrompt)
+    if (opt.havePrompt && opt.batch == 1)
       std::fwrite(opt.prompt.data(), 1, opt.prompt.size(), stdout);
-    ok = generate(opt, m, ctx, tokens, tokenizer.get(), fail);
+    ok = opt.batch > 1
+             ? generateBatch(opt, m, w, tokens, tokenizer.get(), fail)
+             : generate(opt, m, ctx, tokens, tokenizer.get(), fail);
   } else {
     if (opt.profile)
       tfc_profile_enable(ctx, 1);

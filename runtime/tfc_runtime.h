@@ -70,6 +70,17 @@ const char *tfc_context_error(const tfc_context *ctx);
 int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
                float *output, int all_rows);
 void tfc_reset(tfc_context *ctx);             /* forget the sequence */
+
+/* One decode step for b independent sequences at once, one context each
+ * (same weights; each has its own KV cache and position): token i is
+ * appended to ctxs[i], and row i of `output` (b * output_cols floats) gets
+ * its logits. The projections, the MLP and the head read their weights once
+ * for all b rows; the embedding, QKV and attention run per sequence, at
+ * that sequence's position. The lead context ctxs[0] holds the batch's
+ * activations and reports errors (tfc_context_error(ctxs[0])); on error no
+ * position changes. b <= max_seq. */
+int tfc_decode_batch(tfc_context *const *ctxs, int32_t b,
+                     const int32_t *tokens, float *output);
 int64_t tfc_position(const tfc_context *ctx); /* tokens in the cache */
 
 /* Sampling the next token from a row of logits. temperature 0 is greedy

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define V 64
 
@@ -61,6 +62,65 @@ int main(int argc, char **argv) {
   int32_t badTok = V;
   bad += check(tfc_append(ctx, &badTok, 1, row, 0) != 0, "token id out of range");
   printf("error: %s\n", tfc_context_error(ctx));
+
+  /* A full forward pass after last-row appends still gives every row. */
+  static float again[64 * V];
+  bad += check(tfc_forward(ctx, tokens, 60, again) == 0 &&
+                   memcmp(again, full, sizeof(float) * 60 * V) == 0,
+               "forward after appends is unchanged");
+
+  /* Batched decode: three sequences with prompts of 5, 9 and 1 tokens,
+   * 20 greedy steps in one batch; each row must equal a full forward pass
+   * over that sequence's own prefix. */
+  enum { B = 3, STEPS = 20 };
+  tfc_context *seq[B];
+  int32_t hist[B][64];
+  int len[B] = {5, 9, 1};
+  static float logits[B * V];
+  int failed = 0;
+  double worstB = 0;
+  for (int b = 0; b < B; ++b) {
+    seq[b] = tfc_context_create(w, 2, err, sizeof err);
+    for (int i = 0; i < len[b]; ++i)
+      hist[b][i] = (i * 7 + 3 * b + 1) % V;
+    failed += tfc_append(seq[b], hist[b], len[b], &logits[b * V], 0);
+  }
+  for (int step = 0; step < STEPS && !failed; ++step) {
+    int32_t next[B];
+    for (int b = 0; b < B; ++b) {
+      int best = 0;
+      for (int j = 1; j < V; ++j)
+        if (logits[b * V + j] > logits[b * V + best])
+          best = j;
+      next[b] = best;
+      hist[b][len[b]++] = best;
+    }
+    if (tfc_decode_batch(seq, B, next, logits) != 0) {
+      printf("error: %s\n", tfc_context_error(seq[0]));
+      failed = 1;
+      break;
+    }
+    for (int b = 0; b < B; ++b) {
+      tfc_forward(ctx, hist[b], len[b], full);
+      const float *want = &full[(len[b] - 1) * V];
+      for (int j = 0; j < V; ++j)
+        worstB = fmax(worstB, fabs(logits[b * V + j] - want[j]) /
+                                  fmax(1, fabs(want[j])));
+    }
+  }
+  bad += check(!failed && worstB <= 1e-4,
+               "batched decode rows equal forward rows");
+  bad += check(tfc_position(seq[0]) == 25 && tfc_position(seq[1]) == 29 &&
+                   tfc_position(seq[2]) == 21,
+               "each sequence advanced by the batch");
+  /* A bad token names its sequence; positions stay. */
+  int32_t badBatch[B] = {1, V, 2};
+  bad += check(tfc_decode_batch(seq, B, badBatch, logits) != 0,
+               "batch with a bad token fails");
+  printf("error: %s\n", tfc_context_error(seq[0]));
+  bad += check(tfc_position(seq[0]) == 25, "positions unchanged by the failure");
+  for (int b = 0; b < B; ++b)
+    tfc_context_destroy(seq[b]);
 
   tfc_context_destroy(ctx);
   tfc_weights_free(w);
