@@ -18,6 +18,10 @@ static int check(int ok, const char *what) {
 
 int main(int argc, char **argv) {
   char err[512];
+  if (argc != 2) {
+    fprintf(stderr, "usage: api_session WEIGHTS\n");
+    return 2;
+  }
   const tfc_model *m = tfc_model_tiny_decoder();
   tfc_weights *w = tfc_weights_load(m, argv[1], err, sizeof err);
   if (!w) {
