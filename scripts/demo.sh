@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prompt=${1:-"And God said, "}
-count=${2:-300}
+count=${2:-200}
 spec=models/demo-kjv.yaml
 weights=models/demo-kjv.safetensors
 

@@ -24,6 +24,7 @@ config.environment["PATH"] = os.pathsep.join(
 for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
     if var in os.environ:
         config.environment[var] = os.environ[var]
+config.substitutions.append(("%{kjv_prompt}", " ".join(str(b) for b in b"And God said")))
 config.substitutions.append(("%{ids16}", " ".join(str(b) for b in b"In the beginning")))
 config.substitutions.append(("%{long60}", " ".join(str(i % 64) for i in range(60))))
 config.substitutions.append(("%{long}", " ".join(str(i % 64) for i in range(65))))
