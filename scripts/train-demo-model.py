@@ -15,12 +15,15 @@ the export is a plain dump of the tensors by their native names, as F32
 safetensors written with json + struct (no safetensors package needed).
 
 Only this script uses PyTorch (Debian's python3-torch). Run with Debian's
-python3:
+python3 (docs/demo-model.md has the exact command and results):
 
-  /usr/bin/python3 scripts/train-demo-model.py --out models/demo-kjv.safetensors
+  /usr/bin/python3 scripts/train-demo-model.py \
+      --out models/demo-kjv.safetensors
 
-It is deterministic given --seed and --threads. --load W skips training and
-only evaluates / samples / dumps logits of an existing weights file.
+Debian's torch does its matrix products through the system libblas.so.3:
+install libopenblas0-pthread, the reference BLAS is about 12x slower.
+It is deterministic given --seed, --threads and the BLAS. --load W skips
+training and only evaluates / samples / dumps logits of an existing file.
 """
 
 import argparse
