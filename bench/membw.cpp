@@ -24,20 +24,24 @@ int main(int argc, char **argv) {
         size_t lo = n * t / threads, hi = n * (t + 1) / threads;
         float a = 0, b = 0, c = 0, d = 0;
         for (size_t i = lo; i + 4 <= hi; i += 4) {
-          a += data[i]; b += data[i + 1]; c += data[i + 2]; d += data[i + 3];
+          a += data[i];
+          b += data[i + 1];
+          c += data[i + 2];
+          d += data[i + 3];
         }
         sums[size_t(t)] = a + b + c + d;
       });
     for (auto &th : pool)
       th.join();
     best = std::min(best, std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - t0).count());
+                              std::chrono::steady_clock::now() - t0)
+                              .count());
   }
   double total = 0;
   for (double s : sums)
     total += s;
   std::printf("read bandwidth: %.1f GB/s (%d threads, 1 GiB, best of 5; "
-              "checksum %.0f)\n", double(n * sizeof(float)) / best / 1e9,
-              threads, total);
+              "checksum %.0f)\n",
+              double(n * sizeof(float)) / best / 1e9, threads, total);
   return 0;
 }

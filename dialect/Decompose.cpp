@@ -82,7 +82,9 @@ Value decompose(AttentionOp op) {
   PrimitiveBuilder p(op);
   int64_t h = op.getHeads(), hkv = op.getKvHeads(), k = op.getHeadDim();
   auto biases = op.getBiases();
-  auto bias = [&](int i) -> Value { return biases.empty() ? Value() : biases[i]; };
+  auto bias = [&](int i) -> Value {
+    return biases.empty() ? Value() : biases[i];
+  };
   Value x = op.getX();
   Value src = op.getMemory() ? op.getMemory() : x;
   int64_t n = p.dim(x, 0), m = p.dim(src, 0), d = p.dim(x, 1);
@@ -130,7 +132,9 @@ Value decompose(AttentionOp op) {
 Value decompose(MLPOp op) {
   PrimitiveBuilder p(op);
   auto biases = op.getBiases();
-  auto bias = [&](int i) -> Value { return biases.empty() ? Value() : biases[i]; };
+  auto bias = [&](int i) -> Value {
+    return biases.empty() ? Value() : biases[i];
+  };
   Value hidden = p.linear(op.getX(), op.getW1(), bias(0));
   hidden = ActivationOp::create(p.b, p.loc, hidden.getType(),
                                 op.getActivation(), hidden);
@@ -145,9 +149,9 @@ Value decompose(PatchEmbedOp op) {
   int64_t patch = op.getPatch();
   int64_t count = (p.dim(image, 0) / patch) * (p.dim(image, 1) / patch);
   int64_t d = p.dim(op.getW(), 1);
-  Value patches = PatchifyOp::create(
-      p.b, p.loc, p.type({count, p.dim(op.getW(), 0)}), image,
-      p.b.getI64IntegerAttr(patch));
+  Value patches =
+      PatchifyOp::create(p.b, p.loc, p.type({count, p.dim(op.getW(), 0)}),
+                         image, p.b.getI64IntegerAttr(patch));
   Value tokens = p.linear(patches, op.getW(), op.getB());
   Value cls = p.reshape(op.getCls(), {1, d});
   return ConcatOp::create(p.b, p.loc, op.getType(), cls, tokens,
@@ -212,8 +216,8 @@ struct TfmDecomposePass
     SmallVector<Operation *> modelOps;
     getOperation().walk([&](Operation *op) {
       if (isa<AttentionOp, MLPOp, PatchEmbedOp, ClassifierHeadOp, EmbedOp,
-              LearnedPositionsOp, SinusoidalPositionsOp, LayerNormOp,
-              RMSNormOp, LinearOp, LMHeadOp>(op))
+              LearnedPositionsOp, SinusoidalPositionsOp, LayerNormOp, RMSNormOp,
+              LinearOp, LMHeadOp>(op))
         modelOps.push_back(op);
     });
     for (Operation *op : modelOps) {

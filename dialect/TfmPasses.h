@@ -1,4 +1,5 @@
-//===- TfmPasses.h - tfm passes ----------------------------------*- C++ -*-===//
+//===- TfmPasses.h - tfm passes ----------------------------------*- C++
+//-*-===//
 #ifndef TFC_DIALECT_TFMPASSES_H
 #define TFC_DIALECT_TFMPASSES_H
 

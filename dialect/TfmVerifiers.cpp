@@ -55,8 +55,7 @@ LogicalResult expectShape(Operation *op, StringRef what, Value v,
                            << shapeString(found);
 }
 
-LogicalResult expectRank(Operation *op, StringRef what, Value v,
-                         int64_t rank) {
+LogicalResult expectRank(Operation *op, StringRef what, Value v, int64_t rank) {
   int64_t found = tensorType(v).getRank();
   if (found == rank)
     return success();
@@ -76,8 +75,7 @@ LogicalResult expectPositive(Operation *op, StringRef what, int64_t value) {
 
 /// A result that keeps the operand's shape.
 LogicalResult sameShapeAsOperand(Operation *op, Value x) {
-  return expectShape(op, "result", op->getResult(0),
-                     tensorType(x).getShape());
+  return expectShape(op, "result", op->getResult(0), tensorType(x).getShape());
 }
 
 /// Norm-like ops: x is [.., D] and a per-feature vector is [D].
@@ -113,8 +111,7 @@ LogicalResult LearnedPositionsOp::verify() {
       failed(expectShape(*this, "table", getTable(), {kAny, dim(getX(), 1)})))
     return failure();
   int64_t n = dim(getX(), 0), maxSeq = dim(getTable(), 0);
-  if (!ShapedType::isDynamic(n) && !ShapedType::isDynamic(maxSeq) &&
-      n > maxSeq)
+  if (!ShapedType::isDynamic(n) && !ShapedType::isDynamic(maxSeq) && n > maxSeq)
     return emitOpError() << "x: " << n << " tokens exceed the " << maxSeq
                          << " positions of the table";
   return sameShapeAsOperand(*this, getX());
@@ -298,9 +295,15 @@ static LogicalResult verifyBroadcast(Operation *op, Value lhs, Value rhs) {
   return expectShape(op, "result", op->getResult(0), out);
 }
 
-LogicalResult AddOp::verify() { return verifyBroadcast(*this, getLhs(), getRhs()); }
-LogicalResult SubOp::verify() { return verifyBroadcast(*this, getLhs(), getRhs()); }
-LogicalResult MulOp::verify() { return verifyBroadcast(*this, getLhs(), getRhs()); }
+LogicalResult AddOp::verify() {
+  return verifyBroadcast(*this, getLhs(), getRhs());
+}
+LogicalResult SubOp::verify() {
+  return verifyBroadcast(*this, getLhs(), getRhs());
+}
+LogicalResult MulOp::verify() {
+  return verifyBroadcast(*this, getLhs(), getRhs());
+}
 
 LogicalResult GatherOp::verify() {
   if (failed(expectRank(*this, "table", getTable(), 2)) ||
@@ -423,8 +426,8 @@ LogicalResult TransposeOp::verify() {
   ArrayRef<int64_t> perm = getPerm();
   ArrayRef<int64_t> in = tensorType(getX()).getShape();
   if (perm.size() != in.size())
-    return emitOpError() << "perm: expected " << in.size()
-                         << " entries, found " << perm.size();
+    return emitOpError() << "perm: expected " << in.size() << " entries, found "
+                         << perm.size();
   SmallVector<bool> seen(in.size(), false);
   SmallVector<int64_t> out;
   for (int64_t p : perm) {
@@ -477,8 +480,8 @@ LogicalResult ConcatOp::verify() {
     return emitOpError() << "operands differ in rank: " << shapeString(a)
                          << " and " << shapeString(b);
   if (axis < 0 || axis >= static_cast<int64_t>(a.size()))
-    return emitOpError() << "axis: expected 0.." << a.size() - 1
-                         << ", found " << axis;
+    return emitOpError() << "axis: expected 0.." << a.size() - 1 << ", found "
+                         << axis;
   SmallVector<int64_t> out(a);
   for (size_t i = 0; i < a.size(); ++i) {
     if (static_cast<int64_t>(i) == axis)
@@ -539,8 +542,7 @@ LogicalResult KernelOp::verify() {
   auto yield = cast<YieldOp>(body.getTerminator());
   if (yield.getValues().size() != getResults().size())
     return emitOpError() << "body: yields " << yield.getValues().size()
-                         << " values for " << getResults().size()
-                         << " results";
+                         << " values for " << getResults().size() << " results";
   for (auto [i, pair] :
        llvm::enumerate(llvm::zip(yield.getValues(), getResults())))
     if (std::get<0>(pair).getType() != std::get<1>(pair).getType())

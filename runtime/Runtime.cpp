@@ -126,9 +126,9 @@ bool checkPlan(const tfc_model *m, std::string &error) {
     return false;
   }
   if (!m->spec_yaml || m->max_seq < 1 || m->vocab < 1 || m->output_cols < 1 ||
-      m->arena_floats < 0 || m->cache_floats < 0 || m->num_weights < 0 || m->num_kernels < 0 ||
-      m->num_steps < 0 || (m->num_weights && !m->weights) ||
-      (m->num_kernels && !m->kernels) ||
+      m->arena_floats < 0 || m->cache_floats < 0 || m->num_weights < 0 ||
+      m->num_kernels < 0 || m->num_steps < 0 ||
+      (m->num_weights && !m->weights) || (m->num_kernels && !m->kernels) ||
       (m->num_steps && (!m->steps || !m->args)) || m->max_seq > INT32_MAX) {
     error = where + "malformed header (max_seq " + std::to_string(m->max_seq) +
             ", vocab " + std::to_string(m->vocab) + ", output_cols " +
@@ -679,8 +679,8 @@ int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
   return 0;
 }
 
-int tfc_decode_batch(tfc_context *const *ctxs, int32_t b,
-                     const int32_t *tokens, float *output) {
+int tfc_decode_batch(tfc_context *const *ctxs, int32_t b, const int32_t *tokens,
+                     float *output) {
   if (!ctxs || b < 1 || !ctxs[0])
     return 1;
   tfc_context &lead = *ctxs[0];
@@ -701,16 +701,15 @@ int tfc_decode_batch(tfc_context *const *ctxs, int32_t b,
   for (int32_t i = 0; i < b; ++i) {
     const tfc_context *c = ctxs[i];
     if (!c || c->weights != lead.weights) {
-      std::snprintf(lead.error, sizeof lead.error,
-                    "sequence %" PRId32 ": %s", i,
+      std::snprintf(lead.error, sizeof lead.error, "sequence %" PRId32 ": %s",
+                    i,
                     c ? "its context uses other weights" : "context is NULL");
       return 1;
     }
     for (int32_t j = 0; j < i; ++j)
       if (ctxs[j] == c) {
         std::snprintf(lead.error, sizeof lead.error,
-                      "sequences %" PRId32 " and %" PRId32
-                      " share one context",
+                      "sequences %" PRId32 " and %" PRId32 " share one context",
                       j, i);
         return 1;
       }

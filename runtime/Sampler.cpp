@@ -13,8 +13,8 @@ struct tfc_sampler {
   float temperature = 0, topP = 1;
   int32_t topK = 0;
   uint64_t state = 0;
-  std::vector<int32_t> ids;   // scratch: candidate ids
-  std::vector<double> probs;  // scratch: their probabilities, by id
+  std::vector<int32_t> ids;  // scratch: candidate ids
+  std::vector<double> probs; // scratch: their probabilities, by id
 };
 
 namespace {
@@ -42,28 +42,30 @@ double uniform(uint64_t &state) { // [0, 1)
 
 extern "C" {
 
-tfc_sampler *tfc_sampler_create(int64_t vocab, float temperature,
-                                int32_t top_k, float top_p, uint64_t seed,
-                                char *err, size_t err_size) {
+tfc_sampler *tfc_sampler_create(int64_t vocab, float temperature, int32_t top_k,
+                                float top_p, uint64_t seed, char *err,
+                                size_t err_size) {
   if (vocab < 1 || vocab > (int64_t(1) << 31)) {
-    setError(err, err_size, "sampler: vocab " + std::to_string(vocab) +
-                                " is not in [1, 2^31]");
+    setError(err, err_size,
+             "sampler: vocab " + std::to_string(vocab) +
+                 " is not in [1, 2^31]");
     return nullptr;
   }
   if (!std::isfinite(temperature) || temperature < 0) {
-    setError(err, err_size, "sampler: temperature " +
-                                std::to_string(temperature) +
-                                " must be >= 0 (0 = greedy)");
+    setError(err, err_size,
+             "sampler: temperature " + std::to_string(temperature) +
+                 " must be >= 0 (0 = greedy)");
     return nullptr;
   }
   if (top_k < 0) {
-    setError(err, err_size, "sampler: top_k " + std::to_string(top_k) +
-                                " must be >= 0 (0 = no limit)");
+    setError(err, err_size,
+             "sampler: top_k " + std::to_string(top_k) +
+                 " must be >= 0 (0 = no limit)");
     return nullptr;
   }
   if (!(top_p > 0 && top_p <= 1)) {
-    setError(err, err_size, "sampler: top_p " + std::to_string(top_p) +
-                                " must be in (0, 1]");
+    setError(err, err_size,
+             "sampler: top_p " + std::to_string(top_p) + " must be in (0, 1]");
     return nullptr;
   }
   auto *s = new tfc_sampler;

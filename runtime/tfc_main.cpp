@@ -13,9 +13,9 @@
 // Tests compile this file with TFC_MAIN_NO_MAIN and call tfc::runMain.
 //
 //===----------------------------------------------------------------------===//
-#include "tfc_runtime.h"
 #include "Tokenizer.h"
 #include "spec/SpecParser.h"
+#include "tfc_runtime.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -200,15 +200,17 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
       } else if (arg == "--temperature") {
         if (!real(0, 100, opt.temperature))
           return usage("--temperature: expected a number in [0, 100] (0 = "
-                       "greedy), found '" + value + "'");
+                       "greedy), found '" +
+                       value + "'");
       } else if (arg == "--top-p") {
         if (!real(1e-9, 1, opt.topP))
-          return usage("--top-p: expected a number in (0, 1], found '" +
-                       value + "'");
+          return usage("--top-p: expected a number in (0, 1], found '" + value +
+                       "'");
       } else if (arg == "--top-k") {
         if (!parseInt(value, 0, INT32_MAX, opt.topK))
           return usage("--top-k: expected an integer >= 0 (0 = no limit), "
-                       "found '" + value + "'");
+                       "found '" +
+                       value + "'");
       } else if (arg == "--seed") {
         if (!parseInt(value, 0, INT64_MAX, v))
           return usage("--seed: expected an integer >= 0, found '" + value +
@@ -364,8 +366,8 @@ bool generate(const Options &opt, const tfc_model *m, tfc_context *ctx,
     fail = {2, err};
     return false;
   }
-  int64_t budget = std::min<int64_t>(opt.maxTokens,
-                                     m->max_seq - int64_t(prompt.size()));
+  int64_t budget =
+      std::min<int64_t>(opt.maxTokens, m->max_seq - int64_t(prompt.size()));
   if (int64_t(prompt.size()) > m->max_seq) {
     tfc_sampler_destroy(sampler);
     fail = {1, "prompt of " + std::to_string(prompt.size()) +
@@ -433,9 +435,9 @@ bool generate(const Options &opt, const tfc_model *m, tfc_context *ctx,
 /// --batch B: B sequences from the same prompt, sampled with seeds seed,
 /// seed+1, ...; each prefilled on its own context, then decoded together
 /// with tfc_decode_batch. Prints each sequence when all are done.
-bool generateBatch(const Options &opt, const tfc_model *m,
-                   const tfc_weights *w, const std::vector<int32_t> &prompt,
-                   const Tokenizer *text, Failure &fail) {
+bool generateBatch(const Options &opt, const tfc_model *m, const tfc_weights *w,
+                   const std::vector<int32_t> &prompt, const Tokenizer *text,
+                   Failure &fail) {
   int64_t b = opt.batch;
   if (int64_t(prompt.size()) > m->max_seq) {
     fail = {1, "prompt of " + std::to_string(prompt.size()) +
@@ -447,19 +449,19 @@ bool generateBatch(const Options &opt, const tfc_model *m,
                    std::to_string(m->max_seq)};
     return false;
   }
-  int64_t budget = std::min<int64_t>(opt.maxTokens,
-                                     m->max_seq - int64_t(prompt.size()));
+  int64_t budget =
+      std::min<int64_t>(opt.maxTokens, m->max_seq - int64_t(prompt.size()));
   char err[512];
   std::vector<tfc_context *> ctxs;
   std::vector<tfc_sampler *> samplers;
   bool ok = true;
   for (int64_t i = 0; ok && i < b; ++i) {
     tfc_context *c = tfc_context_create(w, opt.threads, err, sizeof err);
-    tfc_sampler *s = c ? tfc_sampler_create(m->vocab, float(opt.temperature),
-                                            int32_t(opt.topK), float(opt.topP),
-                                            opt.seed + uint64_t(i), err,
-                                            sizeof err)
-                       : nullptr;
+    tfc_sampler *s =
+        c ? tfc_sampler_create(m->vocab, float(opt.temperature),
+                               int32_t(opt.topK), float(opt.topP),
+                               opt.seed + uint64_t(i), err, sizeof err)
+          : nullptr;
     if (c)
       ctxs.push_back(c);
     if (s)
@@ -557,8 +559,8 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
         return fail.code;
       }
       if (!dir.empty()) {
-        tokenizer = loadGPT2Tokenizer(dir + "/encoder.json",
-                                      dir + "/vocab.bpe", error);
+        tokenizer =
+            loadGPT2Tokenizer(dir + "/encoder.json", dir + "/vocab.bpe", error);
         if (!tokenizer) {
           fail = {1, error};
           return 1;
@@ -571,8 +573,7 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
       return fail.code;
     }
     if (tokenizer && tokenizer->vocabSize() > m->vocab) {
-      fail = {1, "the tokenizer has " +
-                     std::to_string(tokenizer->vocabSize()) +
+      fail = {1, "the tokenizer has " + std::to_string(tokenizer->vocabSize()) +
                      " tokens, more than the model's vocab of " +
                      std::to_string(m->vocab)};
       return 1;
@@ -641,9 +642,8 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
       tfc_profile_enable(ctx, 1);
     if (opt.havePrompt && opt.batch == 1)
       std::fwrite(opt.prompt.data(), 1, opt.prompt.size(), stdout);
-    ok = opt.batch > 1
-             ? generateBatch(opt, m, w, tokens, tokenizer.get(), fail)
-             : generate(opt, m, ctx, tokens, tokenizer.get(), fail);
+    ok = opt.batch > 1 ? generateBatch(opt, m, w, tokens, tokenizer.get(), fail)
+                       : generate(opt, m, ctx, tokens, tokenizer.get(), fail);
   } else {
     if (opt.profile)
       tfc_profile_enable(ctx, 1);

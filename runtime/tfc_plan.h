@@ -23,29 +23,29 @@ extern "C" {
 #define TFC_MAX_RANK 3
 
 typedef enum {
-  TFC_ARG_TOKENS = 0,  /* the caller's token ids: int32 [N] */
-  TFC_ARG_WEIGHT = 1,  /* weights[index] */
-  TFC_ARG_ARENA = 2,   /* arena + offset (in floats) */
-  TFC_ARG_OUTPUT = 3,  /* the caller's output buffer: f32 [N, output_cols] */
-  TFC_ARG_POS = 4,     /* int32 scalar: the position of the call's first row
-                          (the number of tokens already in the KV cache) */
-  TFC_ARG_CACHE = 5    /* KV cache + offset (in floats): [max_seq, width],
-                          the rows given by `rows` */
+  TFC_ARG_TOKENS = 0, /* the caller's token ids: int32 [N] */
+  TFC_ARG_WEIGHT = 1, /* weights[index] */
+  TFC_ARG_ARENA = 2,  /* arena + offset (in floats) */
+  TFC_ARG_OUTPUT = 3, /* the caller's output buffer: f32 [N, output_cols] */
+  TFC_ARG_POS = 4,    /* int32 scalar: the position of the call's first row
+                         (the number of tokens already in the KV cache) */
+  TFC_ARG_CACHE = 5   /* KV cache + offset (in floats): [max_seq, width],
+                         the rows given by `rows` */
 } tfc_arg_kind;
 
 typedef enum {
-  TFC_ROWS_NEW = 0,    /* cache rows pos .. pos+N-1 (written by the call) */
-  TFC_ROWS_SEEN = 1    /* cache rows 0 .. pos+N-1 (every key so far) */
+  TFC_ROWS_NEW = 0, /* cache rows pos .. pos+N-1 (written by the call) */
+  TFC_ROWS_SEEN = 1 /* cache rows 0 .. pos+N-1 (every key so far) */
 } tfc_rows;
 
 typedef struct {
-  int32_t kind;        /* tfc_arg_kind */
-  int32_t index;       /* TFC_ARG_WEIGHT: index into tfc_model.weights */
-  int64_t offset;      /* TFC_ARG_ARENA, TFC_ARG_CACHE: offset in floats */
-  int32_t rank;        /* 1..TFC_MAX_RANK (TFC_ARG_POS: 0) */
+  int32_t kind;   /* tfc_arg_kind */
+  int32_t index;  /* TFC_ARG_WEIGHT: index into tfc_model.weights */
+  int64_t offset; /* TFC_ARG_ARENA, TFC_ARG_CACHE: offset in floats */
+  int32_t rank;   /* 1..TFC_MAX_RANK (TFC_ARG_POS: 0) */
   int64_t dims[TFC_MAX_RANK]; /* row-major extents, TFC_DIM_N = N (for
                                  TFC_ROWS_SEEN: pos + N) */
-  int32_t rows;        /* TFC_ARG_CACHE: tfc_rows */
+  int32_t rows;               /* TFC_ARG_CACHE: tfc_rows */
 } tfc_arg;
 
 /* A Halide pipeline's `<name>_argv` entry: args[i] points to a
@@ -54,34 +54,34 @@ typedef struct {
 typedef int (*tfc_kernel_fn)(void **args);
 
 typedef struct {
-  const char *name;    /* the kernel's symbol, e.g. "tfk_qkv_ln_..." */
+  const char *name; /* the kernel's symbol, e.g. "tfk_qkv_ln_..." */
   tfc_kernel_fn fn;
 } tfc_kernel;
 
 typedef struct {
-  int32_t kernel;      /* index into tfc_model.kernels */
-  int32_t first_arg;   /* index into tfc_model.args */
+  int32_t kernel;    /* index into tfc_model.kernels */
+  int32_t first_arg; /* index into tfc_model.args */
   int32_t num_args;
-  const char *label;   /* what the step computes, e.g. "layers.3.qkv" */
+  const char *label; /* what the step computes, e.g. "layers.3.qkv" */
 } tfc_step;
 
 typedef struct {
-  const char *name;    /* native weight name, e.g. "layers.0.attn.wq" */
+  const char *name; /* native weight name, e.g. "layers.0.attn.wq" */
   int32_t rank;
   int64_t dims[TFC_MAX_RANK];
 } tfc_weight_info;
 
 typedef struct {
-  int32_t plan_version;        /* TFC_PLAN_VERSION */
-  const char *name;            /* the spec's name */
-  const char *spec_yaml;       /* the validated spec (tfc --emit=spec) */
-  const char *target;          /* the Halide target the kernels were built for */
-  int64_t max_seq;             /* largest N */
-  int64_t vocab;               /* token ids must be < vocab */
-  int64_t output_cols;         /* the output is [N, output_cols] */
-  int64_t arena_floats;        /* activation arena size for N = max_seq */
-  int64_t cache_floats;        /* KV cache size: every layer's K and V,
-                                  max_seq rows each */
+  int32_t plan_version;  /* TFC_PLAN_VERSION */
+  const char *name;      /* the spec's name */
+  const char *spec_yaml; /* the validated spec (tfc --emit=spec) */
+  const char *target;    /* the Halide target the kernels were built for */
+  int64_t max_seq;       /* largest N */
+  int64_t vocab;         /* token ids must be < vocab */
+  int64_t output_cols;   /* the output is [N, output_cols] */
+  int64_t arena_floats;  /* activation arena size for N = max_seq */
+  int64_t cache_floats;  /* KV cache size: every layer's K and V,
+                            max_seq rows each */
   int32_t num_weights;
   const tfc_weight_info *weights;
   int32_t num_kernels;

@@ -69,7 +69,7 @@ const char *tfc_context_error(const tfc_context *ctx);
  * nothing. tfc_forward is tfc_reset + tfc_append(..., all_rows = 1). */
 int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
                float *output, int all_rows);
-void tfc_reset(tfc_context *ctx);             /* forget the sequence */
+void tfc_reset(tfc_context *ctx); /* forget the sequence */
 
 /* One decode step for b independent sequences at once, one context each
  * (same weights; each has its own KV cache and position): token i is
@@ -79,8 +79,8 @@ void tfc_reset(tfc_context *ctx);             /* forget the sequence */
  * that sequence's position. The lead context ctxs[0] holds the batch's
  * activations and reports errors (tfc_context_error(ctxs[0])); on error no
  * position changes. b <= max_seq. */
-int tfc_decode_batch(tfc_context *const *ctxs, int32_t b,
-                     const int32_t *tokens, float *output);
+int tfc_decode_batch(tfc_context *const *ctxs, int32_t b, const int32_t *tokens,
+                     float *output);
 int64_t tfc_position(const tfc_context *ctx); /* tokens in the cache */
 
 /* Sampling the next token from a row of logits. temperature 0 is greedy
@@ -91,9 +91,9 @@ int64_t tfc_position(const tfc_context *ctx); /* tokens in the cache */
  * sampler allocates its scratch once; tfc_sampler_next allocates nothing.
  * One sampler per thread. */
 typedef struct tfc_sampler tfc_sampler;
-tfc_sampler *tfc_sampler_create(int64_t vocab, float temperature,
-                                int32_t top_k, float top_p, uint64_t seed,
-                                char *err, size_t err_size);
+tfc_sampler *tfc_sampler_create(int64_t vocab, float temperature, int32_t top_k,
+                                float top_p, uint64_t seed, char *err,
+                                size_t err_size);
 int32_t tfc_sampler_next(tfc_sampler *sampler, const float *logits);
 void tfc_sampler_destroy(tfc_sampler *sampler);
 

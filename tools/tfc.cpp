@@ -40,8 +40,8 @@
 
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -52,30 +52,41 @@ namespace {
 
 cl::OptionCategory tfcCategory("tfc options");
 
-enum class Stage { Spec, Tfm, Primitives, Fused, Plan, Host, Halide, LLVM, Asm };
-cl::opt<Stage> emit(
-    "emit", cl::desc("Print the model at a stage and stop:"),
-    cl::values(clEnumValN(Stage::Spec, "spec",
-                          "the validated spec, defaults filled in (YAML)"),
-               clEnumValN(Stage::Tfm, "tfm", "model-level tfm IR"),
-               clEnumValN(Stage::Primitives, "primitives",
-                          "tfm IR after tfm-decompose (primitive ops)"),
-               clEnumValN(Stage::Fused, "fused",
-                          "tfm IR after tfm-fuse (tfm.kernel groups)"),
-               clEnumValN(Stage::Plan, "plan",
-                          "kernel calls, buffers, arena offsets and size"),
-               clEnumValN(Stage::Host, "host",
-                          "the host side: the plan table (C) the runtime walks"),
-               clEnumValN(Stage::Halide, "halide",
-                          "each kernel's lowered Halide statement"),
-               clEnumValN(Stage::LLVM, "llvm", "each kernel's LLVM IR"),
-               clEnumValN(Stage::Asm, "asm", "each kernel's assembly")),
-    cl::init(Stage::Tfm), cl::cat(tfcCategory));
-cl::opt<std::string> target(
-    "target",
-    cl::desc("cpu (the host: AVX-512 here, AVX2 elsewhere) or "
-             "cpu:<halide-target>, e.g. cpu:arm-64-linux"),
-    cl::init("cpu"), cl::cat(tfcCategory));
+enum class Stage {
+  Spec,
+  Tfm,
+  Primitives,
+  Fused,
+  Plan,
+  Host,
+  Halide,
+  LLVM,
+  Asm
+};
+cl::opt<Stage>
+    emit("emit", cl::desc("Print the model at a stage and stop:"),
+         cl::values(
+             clEnumValN(Stage::Spec, "spec",
+                        "the validated spec, defaults filled in (YAML)"),
+             clEnumValN(Stage::Tfm, "tfm", "model-level tfm IR"),
+             clEnumValN(Stage::Primitives, "primitives",
+                        "tfm IR after tfm-decompose (primitive ops)"),
+             clEnumValN(Stage::Fused, "fused",
+                        "tfm IR after tfm-fuse (tfm.kernel groups)"),
+             clEnumValN(Stage::Plan, "plan",
+                        "kernel calls, buffers, arena offsets and size"),
+             clEnumValN(Stage::Host, "host",
+                        "the host side: the plan table (C) the runtime walks"),
+             clEnumValN(Stage::Halide, "halide",
+                        "each kernel's lowered Halide statement"),
+             clEnumValN(Stage::LLVM, "llvm", "each kernel's LLVM IR"),
+             clEnumValN(Stage::Asm, "asm", "each kernel's assembly")),
+         cl::init(Stage::Tfm), cl::cat(tfcCategory));
+cl::opt<std::string>
+    target("target",
+           cl::desc("cpu (the host: AVX-512 here, AVX2 elsewhere) or "
+                    "cpu:<halide-target>, e.g. cpu:arm-64-linux"),
+           cl::init("cpu"), cl::cat(tfcCategory));
 cl::opt<bool> library("library",
                       cl::desc("compile: write DIR/libNAME.a and NAME.h "
                                "instead of an executable"),
@@ -90,15 +101,14 @@ cl::opt<bool> bench("bench", cl::desc("run: time the forward pass"),
                     cl::cat(tfcCategory));
 cl::opt<bool> profile("profile", cl::desc("run: per-kernel timing table"),
                       cl::cat(tfcCategory));
-cl::opt<std::string> promptText("prompt",
-                                cl::desc("generate: the prompt text"),
+cl::opt<std::string> promptText("prompt", cl::desc("generate: the prompt text"),
                                 cl::cat(tfcCategory));
 cl::opt<std::string> maxTokens("max-tokens",
                                cl::desc("generate: new tokens (default 100)"),
                                cl::init("100"), cl::cat(tfcCategory));
-cl::opt<std::string> temperature(
-    "temperature", cl::desc("generate: 0 = greedy (default 0.8)"),
-    cl::cat(tfcCategory));
+cl::opt<std::string> temperature("temperature",
+                                 cl::desc("generate: 0 = greedy (default 0.8)"),
+                                 cl::cat(tfcCategory));
 cl::opt<std::string> topK("top-k", cl::desc("generate: default 40"),
                           cl::cat(tfcCategory));
 cl::opt<std::string> topP("top-p", cl::desc("generate: default 0.95"),
@@ -113,8 +123,9 @@ cl::opt<std::string> tokenizerDir(
 
 cl::opt<std::string> specPath(cl::Positional, cl::desc("<spec.yaml>"),
                               cl::cat(tfcCategory));
-cl::opt<std::string> outputPath("o", cl::desc("Output file (default: stdout "
-                                              "for --emit)"),
+cl::opt<std::string> outputPath("o",
+                                cl::desc("Output file (default: stdout "
+                                         "for --emit)"),
                                 cl::value_desc("file"), cl::cat(tfcCategory));
 cl::opt<std::string> weightsPath("weights",
                                  cl::desc("Weights file (safetensors)"),
@@ -134,13 +145,13 @@ cl::opt<std::string> tokensText("tokens",
 cl::opt<std::string> sourceText("source",
                                 cl::desc("Source token ids (encoder-decoder)"),
                                 cl::cat(tfcCategory));
-cl::opt<std::string> tokenTypesText(
-    "token-types", cl::desc("Token type ids (default: all 0)"),
-    cl::cat(tfcCategory));
-cl::opt<std::string> imagePath(
-    "image-raw",
-    cl::desc("ViT input: raw little-endian f32 image, H x W x C"),
-    cl::value_desc("file"), cl::cat(tfcCategory));
+cl::opt<std::string> tokenTypesText("token-types",
+                                    cl::desc("Token type ids (default: all 0)"),
+                                    cl::cat(tfcCategory));
+cl::opt<std::string>
+    imagePath("image-raw",
+              cl::desc("ViT input: raw little-endian f32 image, H x W x C"),
+              cl::value_desc("file"), cl::cat(tfcCategory));
 cl::opt<bool> reference("reference",
                         cl::desc("Execute with the reference interpreter"),
                         cl::cat(tfcCategory));
@@ -148,7 +159,8 @@ cl::opt<Stage> referenceIR(
     "reference-ir",
     cl::desc("With --reference: which IR the interpreter executes"),
     cl::values(clEnumValN(Stage::Tfm, "tfm", "model-level ops (default)"),
-               clEnumValN(Stage::Primitives, "primitives", "after tfm-decompose"),
+               clEnumValN(Stage::Primitives, "primitives",
+                          "after tfm-decompose"),
                clEnumValN(Stage::Fused, "fused", "after tfm-fuse")),
     cl::init(Stage::Tfm), cl::cat(tfcCategory));
 cl::opt<std::string> dumpLogits(
@@ -175,9 +187,9 @@ std::optional<ModelSpec> loadSpec() {
 }
 
 std::optional<WeightLayout> parseLayout(const std::string &name) {
-  for (WeightLayout l : {WeightLayout::Native, WeightLayout::HFGPT2,
-                         WeightLayout::HFLlama, WeightLayout::HFBERT,
-                         WeightLayout::HFViT})
+  for (WeightLayout l :
+       {WeightLayout::Native, WeightLayout::HFGPT2, WeightLayout::HFLlama,
+        WeightLayout::HFBERT, WeightLayout::HFViT})
     if (name == toString(l))
       return l;
   return std::nullopt;
@@ -193,8 +205,10 @@ bool parseIds(const std::string &text, const char *what, RefTensor &out,
     char *end = nullptr;
     long long v = std::strtoll(word.c_str(), &end, 10);
     if (*end != '\0' || errno == ERANGE || v < 0) {
-      error = std::string("--") + what + ": expected non-negative integer "
-              "token ids, found '" + word + "'";
+      error = std::string("--") + what +
+              ": expected non-negative integer "
+              "token ids, found '" +
+              word + "'";
       return false;
     }
     ids.push_back(static_cast<double>(v));
@@ -209,8 +223,7 @@ bool parseIds(const std::string &text, const char *what, RefTensor &out,
 }
 
 mlir::OwningOpRef<mlir::ModuleOp> buildIR(mlir::MLIRContext &context,
-                                          const ModelSpec &spec,
-                                          Stage upTo) {
+                                          const ModelSpec &spec, Stage upTo) {
   mlir::OwningOpRef<mlir::ModuleOp> module = buildModelIR(context, spec);
   if (failed(mlir::verify(*module))) {
     llvm::errs() << "tfc: internal error: the model IR of '" << spec.name
@@ -234,9 +247,8 @@ int emitStage() {
   if (!spec)
     return 1;
   std::string error;
-  auto out = mlir::openOutputFile(outputPath.empty() ? std::string("-")
-                                                   : outputPath.getValue(),
-                                  &error);
+  auto out = mlir::openOutputFile(
+      outputPath.empty() ? std::string("-") : outputPath.getValue(), &error);
   if (!out)
     return fail(error);
   if (emit == Stage::Spec) {
@@ -287,7 +299,8 @@ int initWeightsCommand() {
     auto l = parseLayout(layoutName);
     if (!l)
       return fail("--layout: expected one of native, hf-gpt2, hf-llama, "
-                  "hf-bert, hf-vit, found '" + layoutName + "'");
+                  "hf-bert, hf-vit, found '" +
+                  layoutName + "'");
     layout = *l;
   }
   std::map<std::string, RefTensor> weights = initWeights(*spec, seed);
@@ -299,8 +312,8 @@ int initWeightsCommand() {
     count += entry.second.data.size();
   llvm::errs() << "tfc: wrote " << weights.size() << " tensors (" << count
                << " parameters, " << toString(spec->dtype) << ", layout "
-               << toString(layout) << ", seed " << seed << ") to "
-               << outputPath << "\n";
+               << toString(layout) << ", seed " << seed << ") to " << outputPath
+               << "\n";
   return 0;
 }
 
@@ -383,7 +396,8 @@ std::string buildIdentity() {
   if (llvm::sys::fs::status("/proc/self/exe", st))
     return "unknown";
   return std::to_string(st.getSize()) + ":" +
-         std::to_string(st.getLastModificationTime().time_since_epoch().count());
+         std::to_string(
+             st.getLastModificationTime().time_since_epoch().count());
 }
 
 /// `tfc run` without --reference: compile into the cache (keyed by the
@@ -399,8 +413,9 @@ int runCompiled(const ModelSpec &spec, bool generating) {
   if (!resolveTarget(target, resolved, error))
     return fail(error);
   const char *home = std::getenv("HOME");
-  std::string root = std::getenv("TFC_CACHE_DIR")    ? std::getenv("TFC_CACHE_DIR")
-                     : std::getenv("XDG_CACHE_HOME") ? std::string(std::getenv("XDG_CACHE_HOME")) + "/tfc"
+  std::string root = std::getenv("TFC_CACHE_DIR") ? std::getenv("TFC_CACHE_DIR")
+                     : std::getenv("XDG_CACHE_HOME")
+                         ? std::string(std::getenv("XDG_CACHE_HOME")) + "/tfc"
                      : home ? std::string(home) + "/.cache/tfc"
                             : std::string("/tmp/tfc-cache");
   std::string specText = printSpec(spec);
@@ -431,8 +446,8 @@ int runCompiled(const ModelSpec &spec, bool generating) {
   if (generating) {
     if (!promptText.empty())
       args.insert(args.end(), {"--prompt", promptText});
-    args.insert(args.end(), {"--max-tokens", maxTokens, "--seed",
-                             std::to_string(seed)});
+    args.insert(args.end(),
+                {"--max-tokens", maxTokens, "--seed", std::to_string(seed)});
     for (auto [flag, value] :
          {std::pair<const char *, std::string>{"--temperature", temperature},
           {"--top-k", topK},
@@ -491,9 +506,8 @@ int runCommand() {
           !parseIds(tokenTypesText, "token-types", types, error))
         return fail(error);
       if (types.dim(0) != tokens.dim(0))
-        return fail("--token-types: expected " +
-                    std::to_string(tokens.dim(0)) + " ids, found " +
-                    std::to_string(types.dim(0)));
+        return fail("--token-types: expected " + std::to_string(tokens.dim(0)) +
+                    " ids, found " + std::to_string(types.dim(0)));
       inputs.push_back(types);
     }
     break;
@@ -519,8 +533,7 @@ int runCommand() {
     if (!f.read(reinterpret_cast<char *>(pixels.data()),
                 static_cast<std::streamsize>(pixels.size() * 4)))
       return fail(imagePath + ": expected " +
-                  std::to_string(pixels.size() * 4) +
-                  " bytes of f32 pixels");
+                  std::to_string(pixels.size() * 4) + " bytes of f32 pixels");
     for (size_t i = 0; i < pixels.size(); ++i)
       image.data[i] = pixels[i];
     inputs.push_back(image);
@@ -533,7 +546,8 @@ int runCommand() {
     layout = parseLayout(layoutName);
     if (!layout)
       return fail("--layout: expected one of native, hf-gpt2, hf-llama, "
-                  "hf-bert, hf-vit, found '" + layoutName + "'");
+                  "hf-bert, hf-vit, found '" +
+                  layoutName + "'");
   }
   if (!layout) {
     // The file's names tell its layout; the spec's layout is the fallback.
@@ -584,10 +598,10 @@ int main(int argc, char **argv) {
   mlir::registerPassManagerCLOptions();
 
   std::string command;
-  if (argc > 1 && (std::string(argv[1]) == "run" ||
-                   std::string(argv[1]) == "compile" ||
-                   std::string(argv[1]) == "generate" ||
-                   std::string(argv[1]) == "init-weights")) {
+  if (argc > 1 &&
+      (std::string(argv[1]) == "run" || std::string(argv[1]) == "compile" ||
+       std::string(argv[1]) == "generate" ||
+       std::string(argv[1]) == "init-weights")) {
     command = argv[1];
     // Drop the subcommand so that the options parse as usual.
     for (int i = 1; i + 1 < argc; ++i)
@@ -611,7 +625,8 @@ int main(int argc, char **argv) {
     unsigned long n = std::strtoul(value.c_str(), &end, 10);
     if (value.empty() || *end || n > 4096)
       return fail("--threads: expected a count from 0 (all cores) to 4096, "
-                  "found '" + value + "'");
+                  "found '" +
+                  value + "'");
     threads = static_cast<unsigned>(n);
     for (int j = i; j + drop <= argc; ++j)
       argv[j] = argv[j + drop];
@@ -623,7 +638,8 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "tfc: a compiler for transformer models\n\n"
-      "  tfc --emit=spec|tfm|primitives|fused|plan|host|halide|llvm|asm SPEC.yaml "
+      "  tfc --emit=spec|tfm|primitives|fused|plan|host|halide|llvm|asm "
+      "SPEC.yaml "
       "[-o FILE]\n"
       "  tfc compile SPEC.yaml [--target cpu|cpu:<halide-target>] -o OUT "
       "[--library]\n"

@@ -8,12 +8,18 @@ namespace tfc {
 
 const char *toString(KernelKind kind) {
   switch (kind) {
-  case KernelKind::Embed: return "embed";
-  case KernelKind::QKV: return "qkv";
-  case KernelKind::Attention: return "attention";
-  case KernelKind::ProjResidual: return "proj_residual";
-  case KernelKind::MLPUp: return "mlp_up";
-  case KernelKind::Head: return "head";
+  case KernelKind::Embed:
+    return "embed";
+  case KernelKind::QKV:
+    return "qkv";
+  case KernelKind::Attention:
+    return "attention";
+  case KernelKind::ProjResidual:
+    return "proj_residual";
+  case KernelKind::MLPUp:
+    return "mlp_up";
+  case KernelKind::Head:
+    return "head";
   }
   return "?";
 }
@@ -21,9 +27,12 @@ const char *toString(KernelKind kind) {
 namespace {
 const char *normTag(KernelNorm n) {
   switch (n) {
-  case KernelNorm::None: return "";
-  case KernelNorm::Layer: return "_ln";
-  case KernelNorm::RMS: return "_rms";
+  case KernelNorm::None:
+    return "";
+  case KernelNorm::Layer:
+    return "_ln";
+  case KernelNorm::RMS:
+    return "_rms";
   }
   return "";
 }

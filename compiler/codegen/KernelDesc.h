@@ -1,4 +1,5 @@
-//===- KernelDesc.h - What one fused kernel computes -------------*- C++ -*-===//
+//===- KernelDesc.h - What one fused kernel computes -------------*- C++
+//-*-===//
 //
 // The fusion pass groups primitive ops into kernels of a few kinds; each
 // group is described by a KernelDesc, from which the Halide generator builds
@@ -75,14 +76,15 @@ enum class KernelNorm { None, Layer, RMS };
 struct KernelDesc {
   KernelKind kind = KernelKind::Embed;
   // Dimensions (those the kind uses; others stay 0).
-  int64_t d = 0;        // D: model width (Embed, QKV, MLPUp, Head; ProjResidual output)
-  int64_t in = 0;       // ProjResidual: input width (H*K or F)
-  int64_t heads = 0;    // H
-  int64_t kvHeads = 0;  // Hkv
-  int64_t headDim = 0;  // K
-  int64_t dFF = 0;      // F (MLPUp)
-  int64_t vocab = 0;    // V (Embed, Head)
-  int64_t maxSeq = 0;   // rows of the position table (Embed); largest N
+  int64_t d =
+      0; // D: model width (Embed, QKV, MLPUp, Head; ProjResidual output)
+  int64_t in = 0;      // ProjResidual: input width (H*K or F)
+  int64_t heads = 0;   // H
+  int64_t kvHeads = 0; // Hkv
+  int64_t headDim = 0; // K
+  int64_t dFF = 0;     // F (MLPUp)
+  int64_t vocab = 0;   // V (Embed, Head)
+  int64_t maxSeq = 0;  // rows of the position table (Embed); largest N
   // Flags.
   KernelNorm norm = KernelNorm::None;
   double eps = 1e-5;
@@ -93,7 +95,7 @@ struct KernelDesc {
   Activation activation = Activation::GELUTanh;
   bool gated = false;
   bool tied = false;
-  PositionKind positions = PositionKind::None;  // Embed only
+  PositionKind positions = PositionKind::None; // Embed only
 
   /// A C identifier unique to this descriptor, e.g.
   /// "tfk_qkv_ln_d768_h12x12_k64_bias", used as the kernel's symbol.

@@ -157,14 +157,16 @@ bool compileModel(const Plan &plan, const std::string &specYaml,
   bool native = target->arch == host.arch && target->bits == host.bits &&
                 target->os == host.os;
   if (!native && !request.library) {
-    error = "--target " + resolved + " cannot run here: compile it with "
+    error = "--target " + resolved +
+            " cannot run here: compile it with "
             "--library (objects and plan) and link on a matching machine";
     return false;
   }
   std::string lib = runtimeLibDir() + "/libtfcrt.a";
   std::string mainLib = runtimeLibDir() + "/libtfc_main.a";
   if (native && (!fileExists(lib) || !fileExists(mainLib))) {
-    error = "the tfc runtime is missing (" + lib + "); build the 'tfcrt' "
+    error = "the tfc runtime is missing (" + lib +
+            "); build the 'tfcrt' "
             "and 'tfc_main' targets, or set TFC_RUNTIME_LIB_DIR";
     return false;
   }
@@ -191,15 +193,15 @@ bool compileModel(const Plan &plan, const std::string &specYaml,
 
   std::string cName = cIdentifier(plan.model);
   std::string planC = tmp.path + "/plan.c", planObj = tmp.path + "/plan.o";
-  if (!writeFile(planC,
-                 emitPlanSource(plan, cName, specYaml, resolved,
-                                !request.library),
-                 error))
+  if (!writeFile(
+          planC,
+          emitPlanSource(plan, cName, specYaml, resolved, !request.library),
+          error))
     return false;
   std::string cc = envOr("CC", "cc");
-  std::vector<std::string> ccArgs = {cc, "-c", "-O1", "-fPIC",
-                                     "-I" + runtimeIncludeDir(), planC, "-o",
-                                     planObj};
+  std::vector<std::string> ccArgs = {
+      cc,    "-c", "-O1",  "-fPIC", "-I" + runtimeIncludeDir(),
+      planC, "-o", planObj};
   if (!native) {
     // Cross targets: the plan is data; the matching compiler builds it.
     ccArgs = {};
@@ -209,9 +211,9 @@ bool compileModel(const Plan &plan, const std::string &specYaml,
 
   if (!request.library) {
     std::string out = request.output, tmpOut = tmp.path + "/out.tmp";
-    std::vector<std::string> link = {envOr("CXX", "c++"), "-o", tmpOut,
-                                     planObj, kernelsObj, runtimeObj, mainLib,
-                                     lib};
+    std::vector<std::string> link = {
+        envOr("CXX", "c++"), "-o",       tmpOut,  planObj,
+        kernelsObj,          runtimeObj, mainLib, lib};
     for (const std::string &f : sanitizerFlags())
       link.push_back(f);
     for (const char *f : {"-lpthread", "-ldl", "-lm"})
@@ -274,23 +276,24 @@ bool compileModel(const Plan &plan, const std::string &specYaml,
     c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   std::string h =
       "/* " + cName + ".h: the model '" + plan.model +
-      "' compiled by tfc for " + resolved +
-      ".\n *\n * Link lib" + cName +
+      "' compiled by tfc for " + resolved + ".\n *\n * Link lib" + cName +
       ".a (it holds the kernels, the plan and the tfc runtime) with\n"
       " * -lstdc++ -lm -lpthread -ldl. The API is in tfc_runtime.h:\n"
-      " *   tfc_weights *w = tfc_weights_load(tfc_model_" + cName +
+      " *   tfc_weights *w = tfc_weights_load(tfc_model_" +
+      cName +
       "(), path, err, sizeof err);\n"
       " *   tfc_context *c = tfc_context_create(w, threads, err, sizeof err);\n"
       " *   tfc_forward(c, tokens, n, out);  // out: n * " +
       std::to_string(plan.outputCols) +
       " floats\n"
-      " * Token ids must be < " + std::to_string(plan.vocab) +
-      " and n <= " + std::to_string(plan.maxSeq) + ".\n */\n#ifndef " + guard +
-      "\n#define " + guard + "\n\n#include \"tfc_runtime.h\"\n\n"
+      " * Token ids must be < " +
+      std::to_string(plan.vocab) + " and n <= " + std::to_string(plan.maxSeq) +
+      ".\n */\n#ifndef " + guard + "\n#define " + guard +
+      "\n\n#include \"tfc_runtime.h\"\n\n"
       "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
       "/* The compiled model: pass it to tfc_weights_load. */\n"
-      "const tfc_model *tfc_model_" + cName +
-      "(void);\n\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
+      "const tfc_model *tfc_model_" +
+      cName + "(void);\n\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
   if (!writeFile(header, h, error))
     return false;
   for (const char *f : {"tfc_runtime.h", "tfc_plan.h"}) {

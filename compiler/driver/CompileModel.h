@@ -1,4 +1,5 @@
-//===- CompileModel.h - Kernels, plan and link: native code ------*- C++ -*-===//
+//===- CompileModel.h - Kernels, plan and link: native code ------*- C++
+//-*-===//
 //
 // The last stages of `tfc compile`: every distinct kernel of the plan goes
 // through Halide to one object file, the Halide runtime to another, the
@@ -17,9 +18,9 @@ namespace tfc {
 
 struct CompileRequest {
   std::string target = "host"; // "host" or a Halide target string
-  std::string output;           // executable path, or a directory (library)
+  std::string output;          // executable path, or a directory (library)
   bool library = false;
-  bool keepTemps = false;       // leave the intermediate files for inspection
+  bool keepTemps = false; // leave the intermediate files for inspection
 };
 
 /// Compiles `plan` to native code. Progress goes to stderr; the result is

@@ -6,9 +6,10 @@
 //   gather [+ arange, gather, add | + sinusoidal, add]            -> embed
 //   [norm] + 3 projections [+ bias] + reshape [+ rope]            -> qkv
 //   transpose/repeat + q k^T + scale [+ mask] + softmax + p v ... -> attention
-//   projection [+ bias] + residual add [+ norm]                   -> proj_residual
-//   [norm] + projection [+ bias] + activation [* gate projection] -> mlp_up
-//   [norm] + projection whose result the model returns            -> head
+//   projection [+ bias] + residual add [+ norm]                   ->
+//   proj_residual [norm] + projection [+ bias] + activation [* gate projection]
+//   -> mlp_up [norm] + projection whose result the model returns            ->
+//   head
 //
 // A norm is normalize -> mul(gamma) [-> add(beta)]. Matching starts at each
 // op not yet grouped, in program order; every primitive op must end up in a
@@ -43,7 +44,9 @@ bool isWeight(Value v) { return v && v.getDefiningOp<WeightOp>(); }
 int64_t extent(Value v, int64_t i) {
   return cast<RankedTensorType>(v.getType()).getDimSize(i);
 }
-int64_t rankOf(Value v) { return cast<RankedTensorType>(v.getType()).getRank(); }
+int64_t rankOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getRank();
+}
 
 /// The only user of `v`, if it has exactly one use and it is an OpT.
 template <typename OpT> OpT onlyUser(Value v) {
@@ -91,7 +94,8 @@ std::optional<NormMatch> normProducing(Value v) {
     return std::nullopt;
   m.gamma = mul.getRhs();
   m.input = norm.getX();
-  m.kind = norm.getKind() == tfm::NormKind::rms ? KernelNorm::RMS : KernelNorm::Layer;
+  m.kind = norm.getKind() == tfm::NormKind::rms ? KernelNorm::RMS
+                                                : KernelNorm::Layer;
   m.eps = norm.getEps().convertToDouble();
   if ((m.kind == KernelNorm::Layer) != bool(m.beta))
     return std::nullopt;
@@ -109,8 +113,8 @@ std::optional<NormMatch> normConsuming(Value v) {
   if (!mul || !isWeight(mul.getRhs()))
     return std::nullopt;
   Value out = mul.getResult();
-  if (auto add = onlyUser<AddOp>(out); add && isWeight(add.getRhs()) &&
-                                         add.getLhs() == out)
+  if (auto add = onlyUser<AddOp>(out);
+      add && isWeight(add.getRhs()) && add.getLhs() == out)
     out = add.getResult();
   return normProducing(out);
 }
@@ -210,7 +214,8 @@ std::optional<Group> Fuser::matchProjections(MatmulOp anchor) {
   Value a = anchor.getA();
   std::optional<NormMatch> norm = normProducing(a);
   // A norm already grouped (a post-norm epilogue) is just an input here.
-  if (norm && llvm::any_of(norm->ops, [&](Operation *op) { return grouped(op); }))
+  if (norm &&
+      llvm::any_of(norm->ops, [&](Operation *op) { return grouped(op); }))
     norm.reset();
   SmallVector<MatmulOp> projs;
   for (Operation *user : a.getUsers()) {
@@ -219,9 +224,8 @@ std::optional<Group> Fuser::matchProjections(MatmulOp anchor) {
     else if (norm)
       return std::nullopt; // a normalised value feeds only projections
   }
-  llvm::sort(projs, [](MatmulOp x, MatmulOp y) {
-    return x->isBeforeInBlock(y);
-  });
+  llvm::sort(projs,
+             [](MatmulOp x, MatmulOp y) { return x->isBeforeInBlock(y); });
   Group g;
   KernelDesc &d = g.desc;
   d.norm = norm ? norm->kind : KernelNorm::None;
@@ -323,12 +327,12 @@ std::optional<Group> Fuser::matchProjections(MatmulOp anchor) {
       d.kind = KernelKind::MLPUp;
       d.d = extent(a, 1);
       d.dFF = extent(first.getResult(), 1);
-      d.activation = act.getKind() == tfm::Activation::relu ? tfc::Activation::ReLU
-                     : act.getKind() == tfm::Activation::gelu
-                         ? tfc::Activation::GELU
-                     : act.getKind() == tfm::Activation::gelu_tanh
-                         ? tfc::Activation::GELUTanh
-                         : tfc::Activation::SiLU;
+      d.activation =
+          act.getKind() == tfm::Activation::relu   ? tfc::Activation::ReLU
+          : act.getKind() == tfm::Activation::gelu ? tfc::Activation::GELU
+          : act.getKind() == tfm::Activation::gelu_tanh
+              ? tfc::Activation::GELUTanh
+              : tfc::Activation::SiLU;
       g.inputs.push_back(x);
       addNorm();
       g.ops.insert(first);
@@ -524,8 +528,7 @@ LogicalResult Fuser::run() {
     add(std::move(*g));
   }
   for (Operation &op : body)
-    if (!grouped(&op) && !isa<WeightOp, func::ReturnOp>(op))
-    {
+    if (!grouped(&op) && !isa<WeightOp, func::ReturnOp>(op)) {
       std::string text;
       llvm::raw_string_ostream os(text);
       op.print(os, OpPrintingFlags().skipRegions());
@@ -558,13 +561,13 @@ LogicalResult Fuser::materialize() {
     for (Value v : g.outputs)
       resultTypes.push_back(v.getType());
     std::string symbol = g.desc.symbol();
-    auto kernel = KernelOp::create(
-        b, last->getLoc(), resultTypes, g.inputs,
-        FlatSymbolRefAttr::get(ctx, symbol),
-        b.getStringAttr(toString(g.desc.kind)), kernelDescAttr(ctx, g.desc));
-    kernel->setAttr("label", b.getStringAttr(
-                                 g.label + "." +
-                                 std::to_string(layerOf[g.label]++)));
+    auto kernel = KernelOp::create(b, last->getLoc(), resultTypes, g.inputs,
+                                   FlatSymbolRefAttr::get(ctx, symbol),
+                                   b.getStringAttr(toString(g.desc.kind)),
+                                   kernelDescAttr(ctx, g.desc));
+    kernel->setAttr(
+        "label",
+        b.getStringAttr(g.label + "." + std::to_string(layerOf[g.label]++)));
     Block *block = new Block();
     kernel.getBody().push_back(block);
     IRMapping map;
@@ -572,8 +575,9 @@ LogicalResult Fuser::materialize() {
       map.map(in, block->addArgument(in.getType(), in.getLoc()));
     OpBuilder inner = OpBuilder::atBlockEnd(block);
     SmallVector<Operation *> ordered(g.ops.begin(), g.ops.end());
-    llvm::sort(ordered,
-               [](Operation *x, Operation *y) { return x->isBeforeInBlock(y); });
+    llvm::sort(ordered, [](Operation *x, Operation *y) {
+      return x->isBeforeInBlock(y);
+    });
     for (Operation *op : ordered)
       inner.clone(*op, map);
     SmallVector<Value> yielded;
@@ -581,9 +585,8 @@ LogicalResult Fuser::materialize() {
       yielded.push_back(map.lookup(v));
     YieldOp::create(inner, last->getLoc(), yielded);
     for (auto [out, res] : llvm::zip(g.outputs, kernel.getResults())) {
-      out.replaceUsesWithIf(res, [&](OpOperand &use) {
-        return !g.ops.contains(use.getOwner());
-      });
+      out.replaceUsesWithIf(
+          res, [&](OpOperand &use) { return !g.ops.contains(use.getOwner()); });
       replaced[out] = res;
     }
     for (Operation *op : llvm::reverse(ordered)) {

@@ -8,9 +8,9 @@ using namespace mlir;
 namespace tfc {
 
 std::optional<KernelKind> parseKernelKind(llvm::StringRef name) {
-  for (KernelKind k : {KernelKind::Embed, KernelKind::QKV, KernelKind::Attention,
-                       KernelKind::ProjResidual, KernelKind::MLPUp,
-                       KernelKind::Head})
+  for (KernelKind k :
+       {KernelKind::Embed, KernelKind::QKV, KernelKind::Attention,
+        KernelKind::ProjResidual, KernelKind::MLPUp, KernelKind::Head})
     if (name == toString(k))
       return k;
   return std::nullopt;
@@ -18,9 +18,12 @@ std::optional<KernelKind> parseKernelKind(llvm::StringRef name) {
 
 static const char *normName(KernelNorm n) {
   switch (n) {
-  case KernelNorm::None: return "none";
-  case KernelNorm::Layer: return "layer";
-  case KernelNorm::RMS: return "rms";
+  case KernelNorm::None:
+    return "none";
+  case KernelNorm::Layer:
+    return "layer";
+  case KernelNorm::RMS:
+    return "rms";
   }
   return "none";
 }

@@ -1,4 +1,5 @@
-//===- KernelAttr.h - KernelDesc <-> the attributes of tfm.kernel -*- C++ -*-===//
+//===- KernelAttr.h - KernelDesc <-> the attributes of tfm.kernel -*- C++
+//-*-===//
 #ifndef TFC_FUSION_KERNELATTR_H
 #define TFC_FUSION_KERNELATTR_H
 

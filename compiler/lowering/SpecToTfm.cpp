@@ -25,10 +25,14 @@ constexpr int64_t kDyn = ShapedType::kDynamic;
 
 tfm::Activation toIR(Activation a) {
   switch (a) {
-  case Activation::ReLU: return tfm::Activation::relu;
-  case Activation::GELU: return tfm::Activation::gelu;
-  case Activation::GELUTanh: return tfm::Activation::gelu_tanh;
-  case Activation::SiLU: return tfm::Activation::silu;
+  case Activation::ReLU:
+    return tfm::Activation::relu;
+  case Activation::GELU:
+    return tfm::Activation::gelu;
+  case Activation::GELUTanh:
+    return tfm::Activation::gelu_tanh;
+  case Activation::SiLU:
+    return tfm::Activation::silu;
   }
   return tfm::Activation::relu;
 }
@@ -38,9 +42,15 @@ public:
   ModelBuilder(MLIRContext &ctx, const ModelSpec &spec)
       : spec(spec), b(&ctx), loc(b.getUnknownLoc()), f32(b.getF32Type()) {
     switch (spec.dtype) {
-    case DType::F32: weightElem = b.getF32Type(); break;
-    case DType::F16: weightElem = b.getF16Type(); break;
-    case DType::BF16: weightElem = b.getBF16Type(); break;
+    case DType::F32:
+      weightElem = b.getF32Type();
+      break;
+    case DType::F16:
+      weightElem = b.getF16Type();
+      break;
+    case DType::BF16:
+      weightElem = b.getBF16Type();
+      break;
     }
   }
 
@@ -57,9 +67,9 @@ private:
     auto it = weights.find(name);
     if (it != weights.end())
       return it->second;
-    Value w = tfm::WeightOp::create(
-        b, loc, RankedTensorType::get(shape, weightElem),
-        FlatSymbolRefAttr::get(b.getContext(), name));
+    Value w =
+        tfm::WeightOp::create(b, loc, RankedTensorType::get(shape, weightElem),
+                              FlatSymbolRefAttr::get(b.getContext(), name));
     weights[name] = w;
     return w;
   }
@@ -79,7 +89,8 @@ private:
     const Dims &dm = stack.dims;
     int64_t d = dm.dModel, hk = dm.nHeads * dm.headDim,
             kvk = dm.nKVHeads * dm.headDim;
-    int64_t dSrc = memory ? cast<RankedTensorType>(memory.getType()).getDimSize(1) : d;
+    int64_t dSrc =
+        memory ? cast<RankedTensorType>(memory.getType()).getDimSize(1) : d;
     Value wq = weight(prefix + ".wq", {d, hk});
     Value wk = weight(prefix + ".wk", {dSrc, kvk});
     Value wv = weight(prefix + ".wv", {dSrc, kvk});
@@ -94,8 +105,8 @@ private:
     return tfm::AttentionOp::create(
         b, loc, x.getType(), x, memory, wq, wk, wv, wo, biases,
         b.getI64IntegerAttr(dm.nHeads), b.getI64IntegerAttr(dm.nKVHeads),
-        b.getI64IntegerAttr(dm.headDim),
-        causal ? b.getUnitAttr() : UnitAttr(), rope);
+        b.getI64IntegerAttr(dm.headDim), causal ? b.getUnitAttr() : UnitAttr(),
+        rope);
   }
 
   Value mlp(const StackSpec &stack, Value x, const std::string &prefix) {
@@ -155,8 +166,8 @@ private:
   Value embedTokens(const StackSpec &stack, Value tokens, Value types,
                     const std::string &posName) {
     int64_t d = stack.dims.dModel;
-    Value x = tfm::EmbedOp::create(
-        b, loc, rows(d), tokens, weight("tok_embed", {spec.dims.vocab, d}));
+    Value x = tfm::EmbedOp::create(b, loc, rows(d), tokens,
+                                   weight("tok_embed", {spec.dims.vocab, d}));
     if (types)
       x = add(x, tfm::EmbedOp::create(
                      b, loc, rows(d), types,
@@ -189,7 +200,8 @@ private:
     case HeadKind::LM: {
       int64_t v = spec.dims.vocab;
       bool tied = spec.head.tieEmbeddings;
-      Value w = tied ? weight("tok_embed", {v, d}) : weight("lm_head.w", {d, v});
+      Value w =
+          tied ? weight("tok_embed", {v, d}) : weight("lm_head.w", {d, v});
       return tfm::LMHeadOp::create(b, loc, rows(v), x, w,
                                    tied ? b.getUnitAttr() : UnitAttr());
     }
@@ -199,8 +211,8 @@ private:
           b, loc, act({1, c}), x, weight("classifier.w", {d, c}),
           weight("classifier.b", {c}),
           tfm::PoolAttr::get(b.getContext(), spec.head.pool == Pool::CLS
-                                                  ? tfm::Pool::cls
-                                                  : tfm::Pool::mean));
+                                                 ? tfm::Pool::cls
+                                                 : tfm::Pool::mean));
     }
     case HeadKind::None:
       return x;
@@ -253,8 +265,8 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
 
   b.setInsertionPointToEnd(module->getBody());
   // The result type is set once the body is built.
-  auto func = func::FuncOp::create(b, loc, "forward",
-                                   b.getFunctionType(inputs, {}));
+  auto func =
+      func::FuncOp::create(b, loc, "forward", b.getFunctionType(inputs, {}));
   for (size_t i = 0; i < names.size(); ++i)
     func.setArgAttr(i, "tfm.input", b.getStringAttr(names[i]));
   Block *body = func.addEntryBlock();
@@ -288,11 +300,11 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
   }
   case Family::EncoderDecoder: {
     const StackSpec &enc = *spec.encoder, &dec = *spec.decoder;
-    Value src = embedTokens(enc, body->getArgument(0), Value(),
-                            "encoder.pos_embed");
+    Value src =
+        embedTokens(enc, body->getArgument(0), Value(), "encoder.pos_embed");
     Value memory = stackOf(enc, src, Value(), "encoder.");
-    Value tgt = embedTokens(dec, body->getArgument(1), Value(),
-                            "decoder.pos_embed");
+    Value tgt =
+        embedTokens(dec, body->getArgument(1), Value(), "decoder.pos_embed");
     out = head(stackOf(dec, tgt, memory, "decoder."), dec.dims.dModel);
     break;
   }

@@ -4,10 +4,11 @@
 // kernel calls with their arguments, and the memory plan that places every
 // activation in one arena with liveness-based reuse, and the keys and values
 // of every layer in the KV cache (the QKV kernel writes them there; the
-// attention kernel reads every cached row, so decoding appends one token). Sizes are computed for
-// N = max_seq, so the arena size is known at compile time; a call with fewer
-// tokens uses the first N rows of each buffer. `tfc --emit=plan` prints it;
-// the code generator turns it into the runtime's table (runtime/tfc_plan.h).
+// attention kernel reads every cached row, so decoding appends one token).
+// Sizes are computed for N = max_seq, so the arena size is known at compile
+// time; a call with fewer tokens uses the first N rows of each buffer. `tfc
+// --emit=plan` prints it; the code generator turns it into the runtime's table
+// (runtime/tfc_plan.h).
 //
 //===----------------------------------------------------------------------===//
 #ifndef TFC_PLAN_MEMORYPLAN_H
@@ -24,26 +25,32 @@
 namespace tfc {
 
 struct PlanArg {
-  enum Kind { Tokens = 0, Weight = 1, Arena = 2, Output = 3, Pos = 4,
-              Cache = 5 } kind;
-  int32_t index = 0;           // Weight: into Plan::weights; Arena: into
-                               // Plan::buffers; Cache: into Plan::caches
-  std::vector<int64_t> dims;   // row-major; -1 = N
-  bool seen = false;           // Cache: rows 0..pos+N-1 (else pos..pos+N-1)
+  enum Kind {
+    Tokens = 0,
+    Weight = 1,
+    Arena = 2,
+    Output = 3,
+    Pos = 4,
+    Cache = 5
+  } kind;
+  int32_t index = 0;         // Weight: into Plan::weights; Arena: into
+                             // Plan::buffers; Cache: into Plan::caches
+  std::vector<int64_t> dims; // row-major; -1 = N
+  bool seen = false;         // Cache: rows 0..pos+N-1 (else pos..pos+N-1)
 };
 
 struct PlanBuffer {
-  std::string name;            // "qkv.0#1"
-  std::vector<int64_t> dims;   // row-major, -1 = N
-  int64_t floats = 0;          // size at N = max_seq
-  int64_t offset = 0;          // in floats, 16-float (64-byte) aligned
+  std::string name;                    // "qkv.0#1"
+  std::vector<int64_t> dims;           // row-major, -1 = N
+  int64_t floats = 0;                  // size at N = max_seq
+  int64_t offset = 0;                  // in floats, 16-float (64-byte) aligned
   int32_t firstStep = 0, lastStep = 0; // live range (inclusive)
 };
 
 struct PlanStep {
-  int32_t kernel = 0;          // into Plan::kernels
-  std::string label;           // "qkv.3"
-  std::vector<PlanArg> args;   // inputs, then outputs (KernelDesc.h order)
+  int32_t kernel = 0;        // into Plan::kernels
+  std::string label;         // "qkv.3"
+  std::vector<PlanArg> args; // inputs, then outputs (KernelDesc.h order)
 };
 
 struct PlanWeight {
@@ -54,14 +61,14 @@ struct PlanWeight {
 struct Plan {
   std::string model;
   int64_t maxSeq = 0, vocab = 0, outputCols = 0;
-  std::vector<KernelDesc> kernels;     // distinct, in order of first use
-  std::vector<PlanWeight> weights;     // in order of first use
+  std::vector<KernelDesc> kernels; // distinct, in order of first use
+  std::vector<PlanWeight> weights; // in order of first use
   std::vector<PlanStep> steps;
   std::vector<PlanBuffer> buffers;
-  std::vector<PlanBuffer> caches;      // K and V of each layer: [max_seq, W]
+  std::vector<PlanBuffer> caches; // K and V of each layer: [max_seq, W]
   int64_t arenaFloats = 0;
   int64_t cacheFloats = 0;
-  int64_t naiveFloats = 0;             // without reuse, for comparison
+  int64_t naiveFloats = 0; // without reuse, for comparison
 };
 
 /// Builds the plan of `func.func @forward` in a module after tfm-fuse.

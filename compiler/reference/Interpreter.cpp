@@ -33,10 +33,14 @@ std::string shapeString(const std::vector<int64_t> &shape) {
 
 ref::ActKind toKernel(tfm::Activation a) {
   switch (a) {
-  case tfm::Activation::relu: return ref::ActKind::ReLU;
-  case tfm::Activation::gelu: return ref::ActKind::GELU;
-  case tfm::Activation::gelu_tanh: return ref::ActKind::GELUTanh;
-  case tfm::Activation::silu: return ref::ActKind::SiLU;
+  case tfm::Activation::relu:
+    return ref::ActKind::ReLU;
+  case tfm::Activation::gelu:
+    return ref::ActKind::GELU;
+  case tfm::Activation::gelu_tanh:
+    return ref::ActKind::GELUTanh;
+  case tfm::Activation::silu:
+    return ref::ActKind::SiLU;
   }
   return ref::ActKind::ReLU;
 }
@@ -114,7 +118,8 @@ bool Evaluator::eval(Operation *op, std::string &error) {
     }
     for (Operation &inner : body) {
       if (auto yield = dyn_cast<tfm::YieldOp>(inner)) {
-        for (auto [res, val] : llvm::zip(kernel.getResults(), yield.getValues())) {
+        for (auto [res, val] :
+             llvm::zip(kernel.getResults(), yield.getValues())) {
           RefTensor copy = get(val);
           values[res] = std::move(copy);
         }
@@ -141,9 +146,8 @@ bool Evaluator::eval(Operation *op, std::string &error) {
                   " is not in the weights";
           ok = false;
         } else if (it->second.shape != want) {
-          error = "weight '" + name + "': expected shape " +
-                  shapeString(want) + ", found " +
-                  shapeString(it->second.shape);
+          error = "weight '" + name + "': expected shape " + shapeString(want) +
+                  ", found " + shapeString(it->second.shape);
           ok = false;
         } else {
           result = it->second;
@@ -171,9 +175,9 @@ bool Evaluator::eval(Operation *op, std::string &error) {
                              ref::BinaryKind::Add);
       })
       .Case([&](tfm::LayerNormOp ln) {
-        result = ref::layerNorm(get(ln.getX()), get(ln.getGamma()),
-                                &get(ln.getBeta()),
-                                ln.getEps().convertToDouble());
+        result =
+            ref::layerNorm(get(ln.getX()), get(ln.getGamma()),
+                           &get(ln.getBeta()), ln.getEps().convertToDouble());
       })
       .Case([&](tfm::RMSNormOp rn) {
         result = ref::rmsNorm(get(rn.getX()), get(rn.getGamma()),
@@ -182,8 +186,8 @@ bool Evaluator::eval(Operation *op, std::string &error) {
       .Case([&](tfm::AttentionOp a) { result = attention(a); })
       .Case([&](tfm::MLPOp m) { result = mlp(m); })
       .Case([&](tfm::LinearOp l) {
-        result = ref::linear(get(l.getX()), get(l.getW()),
-                             getOptional(l.getBias()));
+        result =
+            ref::linear(get(l.getX()), get(l.getW()), getOptional(l.getBias()));
       })
       .Case([&](tfm::PatchEmbedOp pe) {
         RefTensor tokens =
@@ -193,8 +197,8 @@ bool Evaluator::eval(Operation *op, std::string &error) {
         result = ref::concat(ref::reshape(cls, {1, cls.dim(0)}), tokens, 0);
       })
       .Case([&](tfm::LMHeadOp head) {
-        result = ref::matmul(get(head.getX()), get(head.getW()),
-                             head.getTied());
+        result =
+            ref::matmul(get(head.getX()), get(head.getW()), head.getTied());
       })
       .Case([&](tfm::ClassifierHeadOp head) {
         const RefTensor &x = get(head.getX());
@@ -205,20 +209,19 @@ bool Evaluator::eval(Operation *op, std::string &error) {
       })
       // --- primitive ops ---
       .Case([&](tfm::AddOp o) {
-        result = ref::binary(get(o.getLhs()), get(o.getRhs()),
-                             ref::BinaryKind::Add);
+        result =
+            ref::binary(get(o.getLhs()), get(o.getRhs()), ref::BinaryKind::Add);
       })
       .Case([&](tfm::SubOp o) {
-        result = ref::binary(get(o.getLhs()), get(o.getRhs()),
-                             ref::BinaryKind::Sub);
+        result =
+            ref::binary(get(o.getLhs()), get(o.getRhs()), ref::BinaryKind::Sub);
       })
       .Case([&](tfm::MulOp o) {
-        result = ref::binary(get(o.getLhs()), get(o.getRhs()),
-                             ref::BinaryKind::Mul);
+        result =
+            ref::binary(get(o.getLhs()), get(o.getRhs()), ref::BinaryKind::Mul);
       })
       .Case([&](tfm::GatherOp g) {
-        ok = ref::gatherRows(get(g.getTable()), get(g.getIds()), result,
-                             error);
+        ok = ref::gatherRows(get(g.getTable()), get(g.getIds()), result, error);
       })
       .Case([&](tfm::ArangeOp a) {
         result = ref::arange(get(a.getLike()).dim(0), a.getOffset());
@@ -237,16 +240,15 @@ bool Evaluator::eval(Operation *op, std::string &error) {
         result = ref::activation(get(a.getX()), toKernel(a.getKind()));
       })
       .Case([&](tfm::NormalizeOp n) {
-        result = ref::normalize(get(n.getX()),
-                                n.getKind() == tfm::NormKind::rms,
-                                n.getEps().convertToDouble());
+        result =
+            ref::normalize(get(n.getX()), n.getKind() == tfm::NormKind::rms,
+                           n.getEps().convertToDouble());
       })
       .Case([&](tfm::SoftmaxOp s) {
         result = ref::softmaxLastAxis(get(s.getX()));
       })
-      .Case([&](tfm::CausalMaskOp c) {
-        result = ref::causalMask(get(c.getX()));
-      })
+      .Case(
+          [&](tfm::CausalMaskOp c) { result = ref::causalMask(get(c.getX())); })
       .Case([&](tfm::RopeOp r) {
         const RefTensor &x = get(r.getX());
         result = ref::rope(x, x.dim(1), x.dim(2),
@@ -279,8 +281,8 @@ bool Evaluator::eval(Operation *op, std::string &error) {
         result = ref::transpose(get(t.getX()), perm);
       })
       .Case([&](tfm::RepeatOp r) {
-        result = ref::repeatInterleave(get(r.getX()), r.getAxis(),
-                                       r.getTimes());
+        result =
+            ref::repeatInterleave(get(r.getX()), r.getAxis(), r.getTimes());
       })
       .Case([&](tfm::PatchifyOp p) {
         result = ref::patchify(get(p.getImage()), p.getPatch());
@@ -343,17 +345,15 @@ bool Evaluator::run(func::FuncOp func, const std::vector<RefTensor> &inputs,
               shapeString(in.shape);
       return false;
     }
-    bool isTokens = cast<RankedTensorType>(arg.getType())
-                        .getElementType()
-                        .isInteger(32);
+    bool isTokens =
+        cast<RankedTensorType>(arg.getType()).getElementType().isInteger(32);
     if (isTokens && in.dim(0) == 0) {
       error = name + ": expected at least one token, found none";
       return false;
     }
     if (isTokens && maxSeq > 0 && in.dim(0) > maxSeq) {
       error = name + ": " + std::to_string(in.dim(0)) +
-              " tokens exceed the model's max_seq of " +
-              std::to_string(maxSeq);
+              " tokens exceed the model's max_seq of " + std::to_string(maxSeq);
       return false;
     }
     values[arg] = in;

@@ -28,19 +28,19 @@ enum class WeightLayout { Native, HFGPT2, HFLlama, HFBERT, HFViT };
 enum class TokenizerKind { None, Byte, GPT2 };
 
 struct Dims {
-  int64_t vocab = 0;      // required for token-input families
-  int64_t dModel = 0;     // D, required
-  int64_t nLayers = 0;    // M, required
-  int64_t nHeads = 0;     // H, required
-  int64_t headDim = 0;    // K; default dModel / nHeads
-  int64_t nKVHeads = 0;   // default nHeads; fewer = grouped-query attention
-  int64_t dFF = 0;        // default 4 * dModel
-  int64_t maxSeq = 0;     // required for token-input families
-  int64_t typeVocab = 0;  // token-type (segment) embeddings, BERT; 0 = none
+  int64_t vocab = 0;     // required for token-input families
+  int64_t dModel = 0;    // D, required
+  int64_t nLayers = 0;   // M, required
+  int64_t nHeads = 0;    // H, required
+  int64_t headDim = 0;   // K; default dModel / nHeads
+  int64_t nKVHeads = 0;  // default nHeads; fewer = grouped-query attention
+  int64_t dFF = 0;       // default 4 * dModel
+  int64_t maxSeq = 0;    // required for token-input families
+  int64_t typeVocab = 0; // token-type (segment) embeddings, BERT; 0 = none
 };
 
 struct AttentionSpec {
-  bool causal = true;  // default: true for decoders, false otherwise
+  bool causal = true; // default: true for decoders, false otherwise
   bool bias = true;
 };
 
@@ -64,17 +64,17 @@ struct PositionSpec {
 };
 
 struct HeadSpec {
-  HeadKind kind = HeadKind::LM;  // default: lm for decoders, classifier for
-                                 // vit, none for encoders
+  HeadKind kind = HeadKind::LM; // default: lm for decoders, classifier for
+                                // vit, none for encoders
   bool tieEmbeddings = true;
-  int64_t classes = 0;           // classifier only, required there
+  int64_t classes = 0; // classifier only, required there
   Pool pool = Pool::CLS;
 };
 
 struct ImageSpec {
   int64_t height = 0, width = 0, channels = 3, patch = 0;
-  std::vector<double> mean;  // one per channel; default 0.5 each
-  std::vector<double> std;   // one per channel; default 0.5 each
+  std::vector<double> mean; // one per channel; default 0.5 each
+  std::vector<double> std;  // one per channel; default 0.5 each
   int64_t numPatches() const { return (height / patch) * (width / patch); }
 };
 
@@ -88,21 +88,21 @@ struct StackSpec {
 struct ModelSpec {
   std::string name;
   Family family = Family::Decoder;
-  Dims dims;            // the model's dimensions (top level)
-  BlockSpec block;      // the model's block (top level)
+  Dims dims;       // the model's dimensions (top level)
+  BlockSpec block; // the model's block (top level)
   PositionSpec positions;
   HeadSpec head;
   bool finalNorm = true;
-  bool embeddingNorm = false;  // LayerNorm after the embeddings (BERT)
+  bool embeddingNorm = false; // LayerNorm after the embeddings (BERT)
   DType dtype = DType::F32;
   WeightLayout layout = WeightLayout::Native;
   TokenizerKind tokenizer = TokenizerKind::None; // how text becomes tokens
-  std::optional<ImageSpec> image;  // vit only
+  std::optional<ImageSpec> image;                // vit only
   // encoder-decoder only: each stack with the top-level dims/block as
   // defaults and its own overrides applied. Both are set for that family.
   std::optional<StackSpec> encoder;
   std::optional<StackSpec> decoder;
-  std::string sourcePath;  // the YAML file it came from, for messages
+  std::string sourcePath; // the YAML file it came from, for messages
 };
 
 // Names as written in YAML, for printing and messages.

@@ -152,8 +152,8 @@ const Choices<Pool> kPools = {{"cls", Pool::CLS}, {"mean", Pool::Mean}};
 const Choices<DType> kDTypes = {
     {"f32", DType::F32}, {"f16", DType::F16}, {"bf16", DType::BF16}};
 const Choices<TokenizerKind> kTokenizers = {{"none", TokenizerKind::None},
-                                           {"byte", TokenizerKind::Byte},
-                                           {"gpt2", TokenizerKind::GPT2}};
+                                            {"byte", TokenizerKind::Byte},
+                                            {"gpt2", TokenizerKind::GPT2}};
 const Choices<WeightLayout> kLayouts = {{"native", WeightLayout::Native},
                                         {"hf-gpt2", WeightLayout::HFGPT2},
                                         {"hf-llama", WeightLayout::HFLlama},
@@ -162,9 +162,9 @@ const Choices<WeightLayout> kLayouts = {{"native", WeightLayout::Native},
 
 using KeyList = std::vector<const char *>;
 const KeyList kRootKeys = {
-    "name",           "family",  "image",     "dims", "block",
-    "encoder",        "decoder", "positions", "head", "final_norm",
-    "embedding_norm", "dtype",   "weights", "tokenizer"};
+    "name",           "family",  "image",     "dims",     "block",
+    "encoder",        "decoder", "positions", "head",     "final_norm",
+    "embedding_norm", "dtype",   "weights",   "tokenizer"};
 const KeyList kDimsKeys = {"vocab",   "d_model",  "n_layers",
                            "n_heads", "head_dim", "n_kv_heads",
                            "d_ff",    "max_seq",  "type_vocab"};

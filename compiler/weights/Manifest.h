@@ -1,4 +1,5 @@
-//===- Manifest.h - The weights a model needs --------------------*- C++ -*-===//
+//===- Manifest.h - The weights a model needs --------------------*- C++
+//-*-===//
 //
 // The manifest lists every weight tensor of a model under its native name
 // (docs/weights.md), with its shape in the native orientation: a projection

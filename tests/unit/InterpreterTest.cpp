@@ -6,9 +6,9 @@
 // causal decoders ignore later tokens, encoders do not.
 //
 //===----------------------------------------------------------------------===//
+#include "reference/Interpreter.h"
 #include "dialect/TfmPasses.h"
 #include "lowering/SpecToTfm.h"
-#include "reference/Interpreter.h"
 #include "spec/SpecParser.h"
 #include "weights/InitWeights.h"
 
@@ -26,9 +26,8 @@ namespace {
 
 ModelSpec loadModel(const std::string &name) {
   std::string error;
-  auto spec = parseSpecFile(std::string(TFC_SOURCE_DIR) + "/models/" + name +
-                                ".yaml",
-                            error);
+  auto spec = parseSpecFile(
+      std::string(TFC_SOURCE_DIR) + "/models/" + name + ".yaml", error);
   EXPECT_TRUE(spec.has_value()) << error;
   return *spec;
 }
@@ -82,8 +81,8 @@ struct Runner {
 double maxRelativeDifference(const RefTensor &a, const RefTensor &b) {
   double worst = 0;
   for (int64_t i = 0; i < a.numel(); ++i)
-    worst = std::max(worst, std::fabs(a[i] - b[i]) /
-                                std::max(1.0, std::fabs(b[i])));
+    worst = std::max(worst,
+                     std::fabs(a[i] - b[i]) / std::max(1.0, std::fabs(b[i])));
   return worst;
 }
 

@@ -95,8 +95,7 @@ TEST(Sampler, BadParametersAreErrors) {
   EXPECT_EQ(tfc_sampler_create(10, 1.0f, -3, 1.0f, 0, err, sizeof err),
             nullptr);
   EXPECT_STREQ(err, "sampler: top_k -3 must be >= 0 (0 = no limit)");
-  EXPECT_EQ(tfc_sampler_create(10, 1.0f, 0, 0.0f, 0, err, sizeof err),
-            nullptr);
+  EXPECT_EQ(tfc_sampler_create(10, 1.0f, 0, 0.0f, 0, err, sizeof err), nullptr);
   EXPECT_STREQ(err, "sampler: top_p 0.000000 must be in (0, 1]");
   EXPECT_EQ(tfc_sampler_create(0, 1.0f, 0, 1.0f, 0, err, sizeof err), nullptr);
   EXPECT_STREQ(err, "sampler: vocab 0 is not in [1, 2^31]");

@@ -45,18 +45,22 @@ int main(int argc, char **argv) {
   double worst = 0;
   int failures = tfc_append(ctx, tokens, 10, row, 0);
   for (int j = 0; j < V; ++j)
-    worst = fmax(worst, fabs(row[j] - full[9 * V + j]) / fmax(1, fabs(full[9 * V + j])));
+    worst = fmax(worst, fabs(row[j] - full[9 * V + j]) /
+                            fmax(1, fabs(full[9 * V + j])));
   for (int i = 10; i < 60; ++i) {
     failures += tfc_append(ctx, &tokens[i], 1, row, 0);
     for (int j = 0; j < V; ++j)
-      worst = fmax(worst, fabs(row[j] - full[i * V + j]) / fmax(1, fabs(full[i * V + j])));
+      worst = fmax(worst, fabs(row[j] - full[i * V + j]) /
+                              fmax(1, fabs(full[i * V + j])));
   }
-  bad += check(failures == 0 && worst <= 1e-4, "decode rows equal forward rows");
+  bad +=
+      check(failures == 0 && worst <= 1e-4, "decode rows equal forward rows");
   bad += check(tfc_position(ctx) == 60, "position after 60 tokens");
 
   /* 4 more fit, the 5th overflows. */
   bad += check(tfc_append(ctx, tokens, 4, row, 0) == 0, "append up to max_seq");
-  bad += check(tfc_append(ctx, tokens, 1, row, 0) != 0, "append past max_seq fails");
+  bad += check(tfc_append(ctx, tokens, 1, row, 0) != 0,
+               "append past max_seq fails");
   printf("error: %s\n", tfc_context_error(ctx));
   bad += check(tfc_position(ctx) == 64, "position unchanged by the failure");
   bad += check(tfc_append(ctx, tokens, 65, row, 0) != 0, "long append fails");
@@ -64,7 +68,8 @@ int main(int argc, char **argv) {
   bad += check(tfc_position(ctx) == 0, "reset");
   bad += check(tfc_append(ctx, tokens, 1, row, 0) == 0, "append after reset");
   int32_t badTok = V;
-  bad += check(tfc_append(ctx, &badTok, 1, row, 0) != 0, "token id out of range");
+  bad +=
+      check(tfc_append(ctx, &badTok, 1, row, 0) != 0, "token id out of range");
   printf("error: %s\n", tfc_context_error(ctx));
 
   /* A full forward pass after last-row appends still gives every row. */
@@ -122,7 +127,8 @@ int main(int argc, char **argv) {
   bad += check(tfc_decode_batch(seq, B, badBatch, logits) != 0,
                "batch with a bad token fails");
   printf("error: %s\n", tfc_context_error(seq[0]));
-  bad += check(tfc_position(seq[0]) == 25, "positions unchanged by the failure");
+  bad +=
+      check(tfc_position(seq[0]) == 25, "positions unchanged by the failure");
   for (int b = 0; b < B; ++b)
     tfc_context_destroy(seq[b]);
 

@@ -24,8 +24,8 @@ static void generate(struct job *j) {
   char err[256];
   j->ok = 0;
   tfc_context *ctx = tfc_context_create(weights, 1, err, sizeof err);
-  tfc_sampler *s = tfc_sampler_create(V, 0.9f, 20, 0.95f, 100 + j->id, err,
-                                      sizeof err);
+  tfc_sampler *s =
+      tfc_sampler_create(V, 0.9f, 20, 0.95f, 100 + j->id, err, sizeof err);
   if (!ctx || !s)
     return;
   int32_t prompt[5];
@@ -53,7 +53,8 @@ int main(int argc, char **argv) {
   char err[512];
   if (argc != 2)
     return 2;
-  weights = tfc_weights_load(tfc_model_tiny_decoder(), argv[1], err, sizeof err);
+  weights =
+      tfc_weights_load(tfc_model_tiny_decoder(), argv[1], err, sizeof err);
   if (!weights) {
     fprintf(stderr, "%s\n", err);
     return 2;
