@@ -408,6 +408,7 @@ bool generate(const Options &opt, const tfc_model *m, tfc_context *ctx,
     decodeMs += msSince(t1);
   }
   std::printf("\n");
+  std::fflush(stdout); // the text before the rates on a shared terminal
   if (!ok)
     fail = {1, tfc_context_error(ctx)};
   tfc_sampler_destroy(sampler);
@@ -512,6 +513,7 @@ bool generateBatch(const Options &opt, const tfc_model *m, const tfc_weights *w,
     }
     std::printf("\n");
   }
+  std::fflush(stdout);
   if (ok)
     std::fprintf(stderr,
                  "prefill: %" PRId64 " x %zu tokens in %.2f ms; batched "
