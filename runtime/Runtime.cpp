@@ -309,40 +309,9 @@ struct tfc_context {
 
 namespace {
 
-/// Sets extents and dense strides of arg `i` for sequence length n. Row-major
-/// dims [a, b, c] become Halide dims 0 = c (stride 1), 1 = b, 2 = a. Cache
-/// arguments also get their first row: pos (new rows) or 0 (every row seen).
-void patchShape(tfc_context &ctx, int64_t i, int64_t n) {
-  const tfc_arg &a = ctx.model->args[i];
-  halide_dimension_t *dim = &ctx.dims[size_t(i) * TFC_MAX_RANK];
-  int64_t rowsN = n;
-  if (a.kind == TFC_ARG_ARENA) // a last-row or batch call may have moved it
-    ctx.buffers[size_t(i)].host =
-        reinterpret_cast<uint8_t *>(ctx.arena + a.offset);
-  if (a.kind == TFC_ARG_CACHE) {
-    int64_t width = 1;
-    for (int32_t k = 1; k < a.rank; ++k)
-      width *= a.dims[k];
-    int64_t first = a.rows == TFC_ROWS_NEW ? ctx.pos : 0;
-    if (a.rows == TFC_ROWS_SEEN)
-      rowsN = ctx.pos + n;
-    ctx.buffers[size_t(i)].host =
-        reinterpret_cast<uint8_t *>(ctx.cache + a.offset + first * width);
-  }
-  int64_t stride = 1;
-  for (int32_t k = 0; k < a.rank; ++k) {
-    int64_t extent = a.dims[a.rank - 1 - k];
-    if (extent == TFC_DIM_N)
-      extent = rowsN;
-    dim[k].min = 0;
-    dim[k].extent = int32_t(extent); // checkPlan: fits at max_seq
-    dim[k].stride = int32_t(stride);
-    dim[k].flags = 0;
-    stride *= extent;
-  }
-}
-
-/// Points arg `i` of ctx's descriptors at `host` with `rows` in place of N.
+/// Points arg `i` of ctx's descriptors at `host` with `rows` in place of N,
+/// with dense strides: row-major dims [a, b, c] become Halide dims 0 = c
+/// (stride 1), 1 = b, 2 = a. checkPlan made sure the extents fit int32.
 void bindRows(tfc_context &ctx, int64_t i, void *host, int64_t rows) {
   const tfc_arg &a = ctx.model->args[i];
   halide_dimension_t *dim = &ctx.dims[size_t(i) * TFC_MAX_RANK];
@@ -366,6 +335,24 @@ int64_t rowWidth(const tfc_arg &a) {
   for (int32_t k = 1; k < a.rank; ++k)
     width *= a.dims[k];
   return width;
+}
+
+/// Arg `i` for a call of n tokens at the context's position: arena slices at
+/// their offset, cache arguments from row pos (new rows) or 0 (every row
+/// seen).
+void patchShape(tfc_context &ctx, int64_t i, int64_t n) {
+  const tfc_arg &a = ctx.model->args[i];
+  void *host = ctx.buffers[size_t(i)].host;
+  int64_t rows = n;
+  if (a.kind == TFC_ARG_ARENA) // a last-row or batch call may have moved it
+    host = ctx.arena + a.offset;
+  if (a.kind == TFC_ARG_CACHE) {
+    host = ctx.cache + a.offset +
+           (a.rows == TFC_ROWS_NEW ? ctx.pos : 0) * rowWidth(a);
+    if (a.rows == TFC_ROWS_SEEN)
+      rows = ctx.pos + n;
+  }
+  bindRows(ctx, i, host, rows);
 }
 
 /// Runs step s with ctx's descriptors; on failure writes the message to
