@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 #include "spec/SpecParser.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -814,24 +815,93 @@ std::optional<ModelSpec> SpecReader::read(const YAML::Node &root) {
   return spec;
 }
 
+// Where each document of a YAML stream starts. yaml-cpp 0.7's LoadAll loops
+// forever on a stray top-level ',' (found by tests/fuzz/FuzzSpec): the
+// parser returns an empty document without consuming the token, again and
+// again. A document that starts where the previous one started is such a
+// stall; it is reported instead of followed.
+class DocumentCounter : public YAML::EventHandler {
+public:
+  std::vector<YAML::Mark> starts; // of each document
+  std::vector<YAML::Mark> roots;  // of each document's root node
+
+  void OnDocumentStart(const YAML::Mark &mark) override {
+    starts.push_back(mark);
+    roots.push_back(mark);
+    inRoot = false;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark &mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark &mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark &mark, const std::string &, YAML::anchor_t,
+                const std::string &) override {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark &mark, const std::string &,
+                       YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark &mark, const std::string &, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+private:
+  bool inRoot = false;
+  void node(const YAML::Mark &mark) {
+    if (!inRoot && !roots.empty())
+      roots.back() = mark;
+    inRoot = true;
+  }
+};
+
+bool samePlace(const YAML::Mark &a, const YAML::Mark &b) {
+  return a.pos == b.pos && a.line == b.line && a.column == b.column;
+}
+
 } // namespace
 
 std::optional<ModelSpec> parseSpecString(const std::string &yamlText,
                                          const std::string &displayName,
                                          std::string &error) {
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(yamlText);
+    // Count the documents first (at most two are needed to reject the
+    // text) with a guard against yaml-cpp stalling, then load the only one.
+    std::istringstream stream(yamlText);
+    YAML::Parser parser(stream);
+    DocumentCounter counter;
+    while (counter.starts.size() < 2 && parser.HandleNextDocument(counter)) {
+      size_t n = counter.starts.size();
+      if (n >= 2 && samePlace(counter.starts[n - 1], counter.starts[n - 2])) {
+        const YAML::Mark &m = counter.starts[n - 1];
+        error = displayName + ":" + std::to_string(m.line + 1) + ":" +
+                std::to_string(m.column + 1) +
+                ": invalid YAML: unexpected token (a stray ',' or "
+                "flow indicator?)";
+        return std::nullopt;
+      }
+    }
     SpecReader reader(displayName);
-    if (docs.size() > 1) {
-      YAML::Mark m = docs[1].Mark();
+    if (counter.starts.size() > 1) {
+      // Count the rest for the message; the stall guard applies here too.
+      while (parser.HandleNextDocument(counter)) {
+        size_t n = counter.starts.size();
+        if (samePlace(counter.starts[n - 1], counter.starts[n - 2])) {
+          counter.starts.pop_back();
+          break;
+        }
+      }
+      const YAML::Mark &m = counter.roots[1];
       error = displayName + ":" + std::to_string(m.line + 1) + ":" +
               std::to_string(m.column + 1) +
               ": expected one YAML document, found " +
-              std::to_string(docs.size());
+              std::to_string(counter.starts.size());
       return std::nullopt;
     }
-    std::optional<ModelSpec> spec =
-        reader.read(docs.empty() ? YAML::Node() : docs[0]);
+    std::optional<ModelSpec> spec = reader.read(
+        counter.starts.empty() ? YAML::Node() : YAML::Load(yamlText));
     if (!spec)
       error = reader.error;
     return spec;

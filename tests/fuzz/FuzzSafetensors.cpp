@@ -120,9 +120,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     std::string decodeError;
     bool isFloat = entry.dtype == "F64" || entry.dtype == "F32" ||
                    entry.dtype == "F16" || entry.dtype == "BF16";
-    bool decoded = tfc::decodeFloats(entry.dtype, bytes,
-                                     static_cast<size_t>(entry.numel), values,
-                                     decodeError);
+    bool decoded =
+        tfc::decodeFloats(entry.dtype, bytes, static_cast<size_t>(entry.numel),
+                          values, decodeError);
     if (decoded != isFloat)
       fail("decodeFloats disagrees with the dtype", entry.dtype);
     if (decoded && values.size() != static_cast<size_t>(entry.numel))

@@ -448,6 +448,12 @@ TEST(SpecErrors, EmptyAndNonMapRoots) {
                                "(name, family, dims, ...), found 'gpt2'");
   EXPECT_EQ(errorOf(kDecoder + "---\nname: n\n"),
             "t.yaml:9:1: expected one YAML document, found 2");
+  // yaml-cpp 0.7's LoadAll never returns on a stray top-level ','
+  // (tests/fuzz/corpus/spec/hang-stray-comma.yaml); the parser must.
+  EXPECT_EQ(errorOf(","), "t.yaml:1:1: invalid YAML: unexpected token (a "
+                          "stray ',' or flow indicator?)");
+  EXPECT_EQ(errorOf(kDecoder + "---\nname: n\n---\nname: m\n"),
+            "t.yaml:9:1: expected one YAML document, found 3");
 }
 
 TEST(SpecErrors, UnknownKey) {
