@@ -36,7 +36,7 @@ for pair in FuzzSpec:spec FuzzSafetensors:safetensors \
   "$BUILD/$target" "$work" -max_total_time="$SECONDS_PER_FUZZER" \
     -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$BUILD/artifacts/$target-" >"$log" 2>&1 || rc=$?
-  done_line=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -n 1 || true)
+  done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true)
   if [ "$rc" -ne 0 ]; then
     status=1
     summary+=("$target: FAILED (exit $rc), see $log and $BUILD/artifacts/")
