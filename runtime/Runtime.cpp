@@ -138,7 +138,8 @@ bool checkPlan(const tfc_model *m, std::string &error) {
   }
   for (int32_t w = 0; w < m->num_weights; ++w) {
     const tfc_weight_info &info = m->weights[w];
-    bool ok = info.name && info.rank >= 1 && info.rank <= TFC_MAX_RANK;
+    bool ok = info.name && info.rank >= 1 && info.rank <= TFC_MAX_RANK &&
+              (!info.transposed || info.rank == 2);
     for (int32_t i = 0; ok && i < info.rank; ++i)
       ok = info.dims[i] >= 1;
     if (!ok) {
@@ -456,6 +457,8 @@ tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
       return nullptr;
     }
     std::vector<int64_t> want(info.dims, info.dims + info.rank);
+    if (info.transposed) // stored [a, b] in the file, used as [b, a]
+      std::reverse(want.begin(), want.end());
     if (it->second.shape != want) {
       setError(err, err_size,
                std::string(path) + ": tensor '" + info.name +
@@ -477,10 +480,19 @@ tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
   }
   weights->tensors.resize(size_t(model->num_weights));
   for (int32_t w = 0; w < model->num_weights; ++w) {
-    const tfc::RefTensor &t = native.find(model->weights[w].name)->second;
+    const tfc_weight_info &info = model->weights[w];
+    const tfc::RefTensor &t = native.find(info.name)->second;
     float *dst = weights->storage + offsets[size_t(w)];
-    for (size_t i = 0; i < t.data.size(); ++i)
-      dst[i] = static_cast<float>(t.data[i]);
+    if (info.transposed) {
+      // dst is [cols, rows] of the file's [rows, cols].
+      int64_t rows = t.shape[0], cols = t.shape[1];
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          dst[c * rows + r] = static_cast<float>(t.data[size_t(r * cols + c)]);
+    } else {
+      for (size_t i = 0; i < t.data.size(); ++i)
+        dst[i] = static_cast<float>(t.data[i]);
+    }
     weights->tensors[size_t(w)] = dst;
   }
   return weights.release();

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define TFC_PLAN_VERSION 2
+#define TFC_PLAN_VERSION 3
 #define TFC_DIM_N (-1)
 #define TFC_MAX_RANK 3
 
@@ -69,6 +69,8 @@ typedef struct {
   const char *name; /* native weight name, e.g. "layers.0.attn.wq" */
   int32_t rank;
   int64_t dims[TFC_MAX_RANK];
+  int32_t transposed; /* 1: the file's 2-D tensor `name`, transposed (a tied
+                         head reads the [V, D] embedding as [D, V]) */
 } tfc_weight_info;
 
 typedef struct {

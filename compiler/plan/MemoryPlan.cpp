@@ -116,6 +116,16 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
               desc->symbol() + ")";
       return false;
     }
+    // A tied head reads the [V, D] embedding transposed. The runtime keeps
+    // a [D, V] copy (made once, at load time) and the head runs as an
+    // untied projection: the register-tiled matrix product instead of one
+    // dot product per logit, several times faster for long prompts.
+    Value tiedTable;
+    if (desc->kind == KernelKind::Head && desc->tied) {
+      desc->tied = false;
+      symbol = desc->symbol();
+      tiedTable = kernel.getInputs().back();
+    }
     auto [it, inserted] = kernelIndex.try_emplace(
         symbol, static_cast<int32_t>(plan.kernels.size()));
     if (inserted)
@@ -130,6 +140,16 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
       arg.dims = kernelDims(in);
       if (isa<BlockArgument>(in)) {
         arg.kind = PlanArg::Tokens;
+      } else if (in == tiedTable && weightIndex.count(in)) {
+        PlanWeight table = plan.weights[weightIndex[in]];
+        arg.kind = PlanArg::Weight;
+        arg.dims = {table.dims[1], table.dims[0]};
+        auto found = llvm::find_if(plan.weights, [&](const PlanWeight &w) {
+          return w.transposed && w.name == table.name;
+        });
+        arg.index = static_cast<int32_t>(found - plan.weights.begin());
+        if (found == plan.weights.end())
+          plan.weights.push_back({table.name, arg.dims, true});
       } else if (weightIndex.count(in)) {
         arg.kind = PlanArg::Weight;
         arg.index = weightIndex[in];
@@ -250,7 +270,8 @@ std::string printPlan(const Plan &plan) {
         os << "tokens";
         break;
       case PlanArg::Weight:
-        os << plan.weights[arg.index].name;
+        os << plan.weights[arg.index].name
+           << (plan.weights[arg.index].transposed ? "^T" : "");
         break;
       case PlanArg::Arena:
         os << "%" << plan.buffers[arg.index].name;
@@ -316,7 +337,8 @@ std::string emitPlanSource(const Plan &plan, const std::string &cName,
     os << "extern int " << k.symbol() << "_argv(void **args);\n";
   os << "\nstatic const tfc_weight_info weights[] = {\n";
   for (const PlanWeight &w : plan.weights)
-    os << "  {" << cString(w.name) << ", " << dimsInit(w.dims) << "},\n";
+    os << "  {" << cString(w.name) << ", " << dimsInit(w.dims) << ", "
+       << (w.transposed ? 1 : 0) << "},\n";
   os << "};\n\nstatic const tfc_kernel kernels[] = {\n";
   for (const KernelDesc &k : plan.kernels)
     os << "  {\"" << k.symbol() << "\", " << k.symbol() << "_argv},\n";

@@ -56,6 +56,7 @@ struct PlanStep {
 struct PlanWeight {
   std::string name;
   std::vector<int64_t> dims;
+  bool transposed = false; // the 2-D tensor `name`, transposed at load time
 };
 
 struct Plan {

@@ -477,7 +477,7 @@ TEST(Runtime, MalformedPlansAreRejectedAtLoad) {
     plan.model.plan_version = 99;
     EXPECT_EQ(loadError(&plan.model, path),
               "model 'mock-decoder': plan: version 99, this runtime reads "
-              "version 2 (recompile the model)");
+              "version 3 (recompile the model)");
   }
 }
 
