@@ -87,7 +87,7 @@ Value decompose(AttentionOp op) {
   };
   Value x = op.getX();
   Value src = op.getMemory() ? op.getMemory() : x;
-  int64_t n = p.dim(x, 0), m = p.dim(src, 0), d = p.dim(x, 1);
+  int64_t n = p.dim(x, 0), m = p.dim(src, 0);
 
   Value q = p.linear(x, op.getWq(), bias(0));
   Value kk = p.linear(src, op.getWk(), bias(1));
@@ -125,7 +125,6 @@ Value decompose(AttentionOp op) {
                              /*transpose_b=*/false);
   o = p.transpose(o, {1, 0, 2});
   o = p.reshape(o, {n, h * k});
-  (void)d;
   return p.linear(o, op.getWo(), bias(3));
 }
 

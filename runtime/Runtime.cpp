@@ -298,7 +298,6 @@ struct tfc_context {
   std::vector<void *> argv;
   std::vector<int32_t> dynamicArgs; // args with an N dimension
   std::vector<int32_t> tokenArgs, outputArgs;
-  int64_t patchedN = -1; // the N the descriptors hold
   bool profiling = false;
   std::vector<int64_t> kernelCalls, kernelNs; // by kernel index
   char error[1024] = {0};
@@ -570,7 +569,6 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
     for (int32_t i = 0; i < model->steps[s].num_args; ++i)
       if (model->args[model->steps[s].first_arg + i].kind == TFC_ARG_OUTPUT)
         ctx->outputStep = s;
-  ctx->patchedN = model->max_seq;
   ctx->kernelCalls.assign(size_t(model->num_kernels), 0);
   ctx->kernelNs.assign(size_t(model->num_kernels), 0);
 
@@ -645,7 +643,6 @@ int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
   ctx->posValue = int32_t(ctx->pos);
   for (int32_t i : ctx->dynamicArgs)
     patchShape(*ctx, i, n);
-  ctx->patchedN = n;
   // Halide does not write through input buffers; the cast only fits the
   // struct's field type.
   for (int32_t i : ctx->tokenArgs)
@@ -776,7 +773,6 @@ int tfc_decode_batch(tfc_context *const *ctxs, int32_t b, const int32_t *tokens,
   for (int32_t i = 0; i < b; ++i)
     ++ctxs[i]->pos;
   // The next tfc_append re-patches every dynamic descriptor of the lead.
-  lead.patchedN = -1;
   return 0;
 }
 

@@ -229,7 +229,6 @@ private:
 
 OwningOpRef<ModuleOp> ModelBuilder::build() {
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  MLIRContext *ctx = b.getContext();
   module->getOperation()->setAttr("tfm.model", b.getStringAttr(spec.name));
   module->getOperation()->setAttr("tfm.family",
                                   b.getStringAttr(toString(spec.family)));
@@ -311,7 +310,6 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
   }
   func::ReturnOp::create(b, loc, out);
   func.setType(b.getFunctionType(inputs, {out.getType()}));
-  (void)ctx;
   return module;
 }
 

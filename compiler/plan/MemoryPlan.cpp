@@ -343,7 +343,6 @@ std::string emitPlanSource(const Plan &plan, const std::string &cName,
   for (const KernelDesc &k : plan.kernels)
     os << "  {\"" << k.symbol() << "\", " << k.symbol() << "_argv},\n";
   os << "};\n\nstatic const tfc_arg args[] = {\n";
-  int32_t argCount = 0;
   for (const PlanStep &s : plan.steps)
     for (const PlanArg &a : s.args) {
       int64_t offset = a.kind == PlanArg::Arena   ? plan.buffers[a.index].offset
@@ -352,7 +351,6 @@ std::string emitPlanSource(const Plan &plan, const std::string &cName,
       int32_t index = a.kind == PlanArg::Weight ? a.index : 0;
       os << "  {" << static_cast<int>(a.kind) << ", " << index << ", " << offset
          << ", " << dimsInit(a.dims) << ", " << (a.seen ? 1 : 0) << "},\n";
-      ++argCount;
     }
   os << "};\n\nstatic const tfc_step steps[] = {\n";
   int32_t first = 0;
@@ -373,7 +371,6 @@ std::string emitPlanSource(const Plan &plan, const std::string &cName,
      << "const tfc_model *tfc_model_" << cName << "(void) { return &model; }\n";
   if (forExecutable)
     os << "const tfc_model *tfc_main_model(void) { return &model; }\n";
-  (void)argCount;
   return os.str();
 }
 
