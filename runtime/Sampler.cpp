@@ -96,8 +96,15 @@ int32_t tfc_sampler_next(tfc_sampler *s, const float *logits) {
   int32_t *ids = s->ids.data();
   for (int64_t i = 0; i < v; ++i)
     ids[i] = int32_t(i);
+  // A strict weak order even with NaN logits (std::sort needs one): NaN
+  // ranks below every number, ties go to the smaller id.
   auto larger = [&](int32_t a, int32_t b) {
-    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    bool na = std::isnan(logits[a]), nb = std::isnan(logits[b]);
+    if (na != nb)
+      return nb;
+    if (!na && logits[a] != logits[b])
+      return logits[a] > logits[b];
+    return a < b;
   };
   int64_t count = v;
   if (s->topK > 0 && s->topK < v) {

@@ -19,8 +19,34 @@
  * calls abort() or exit(). A context allocates its arena once, at creation:
  * tfc_forward allocates nothing.
  *
- * Thread safety: a tfc_weights may be shared by many contexts; a context is
- * used by one thread at a time.
+ * Thread safety (checked by tests/lit/compiled/threads.test and
+ * tsan-halide-pool.test under ThreadSanitizer, see scripts/test.sh):
+ *  - tfc_model (tfc_model_NAME()): constant data; any thread, any time.
+ *  - tfc_weights: read-only once tfc_weights_load returns. Any number of
+ *    contexts on any threads may share one; it must outlive them all, and
+ *    tfc_weights_free must not run while one of them is in use. The file
+ *    is only read (open O_RDONLY, mmap PROT_READ) and may be mode 0444.
+ *  - tfc_context: one thread at a time (its arena, KV cache, buffer
+ *    descriptors, error string and profile counters are unsynchronised);
+ *    different contexts run concurrently with no lock. Moving a context to
+ *    another thread is fine if the handover synchronises (a join, a mutex).
+ *    tfc_decode_batch uses every context it is given: none of them may be
+ *    in use elsewhere during the call. tfc_context_error's string belongs
+ *    to the context and is valid until its next call.
+ *  - tfc_sampler: one thread at a time; use one per thread (its scratch and
+ *    generator state are unsynchronised).
+ *  - tfc_context_create and tfc_context_destroy may run on any threads at
+ *    once. Halide's runtime is process-global: the first context created
+ *    in the process installs the error handler and fixes the size of
+ *    Halide's thread pool, which every context then shares (a later
+ *    context's `threads` is ignored; Halide's pool never shrinks). Halide
+ *    reports an error to the thread that hit it: a kernel's argument
+ *    checks fail on the calling thread, whose context gets the message;
+ *    a failure inside a parallel loop (on a pool worker) gives the
+ *    context only Halide's error code.
+ *  - Tokenizers are not part of this C API; the C++ ones (Tokenizer.h)
+ *    may be shared by threads (encode/decode are const; the GPT-2 merge
+ *    cache is behind a mutex).
  *===----------------------------------------------------------------------===*/
 #ifndef TFC_RUNTIME_H
 #define TFC_RUNTIME_H

@@ -2,11 +2,14 @@
 #include "driver/CompileModel.h"
 
 #include "codegen/HalideKernels.h"
+#include "driver/AtomicFile.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -33,8 +36,10 @@ std::string envOr(const char *name, const char *fallback) {
   return v && *v ? v : fallback;
 }
 
-/// Runs argv[0] with its arguments (no shell); its output passes through.
-bool runTool(const std::vector<std::string> &argv, std::string &error) {
+/// Runs argv[0] with its arguments (no shell), its stdin from `input` when
+/// given; its output passes through.
+bool runTool(const std::vector<std::string> &argv, std::string &error,
+             const std::string &input = "") {
   std::vector<char *> args;
   for (const std::string &a : argv)
     args.push_back(const_cast<char *>(a.c_str()));
@@ -45,14 +50,24 @@ bool runTool(const std::vector<std::string> &argv, std::string &error) {
     return false;
   }
   if (pid == 0) {
+    if (!input.empty()) {
+      int fd = open(input.c_str(), O_RDONLY);
+      if (fd < 0 || dup2(fd, 0) < 0) {
+        std::fprintf(stderr, "tfc: cannot read %s: %s\n", input.c_str(),
+                     std::strerror(errno));
+        _exit(127);
+      }
+    }
     execvp(args[0], args.data());
     std::fprintf(stderr, "tfc: cannot run %s: %s\n", args[0],
                  std::strerror(errno));
     _exit(127);
   }
   int status = 0;
-  if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-      WEXITSTATUS(status) != 0) {
+  pid_t waited;
+  while ((waited = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+  }
+  if (waited < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     std::string line;
     for (const std::string &a : argv)
       line += (line.empty() ? "" : " ") + a;
@@ -62,6 +77,8 @@ bool runTool(const std::vector<std::string> &argv, std::string &error) {
   return true;
 }
 
+/// For the files of the temporary directory only: outputs go through
+/// AtomicFile.
 bool writeFile(const std::string &path, const std::string &text,
                std::string &error) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -85,23 +102,47 @@ std::string runtimeIncludeDir() {
   return envOr("TFC_RUNTIME_INCLUDE_DIR", TFC_RUNTIME_INCLUDE_DIR);
 }
 
-/// Removes a temporary directory and what tfc put in it.
+/// A temporary directory ($TMPDIR or /tmp) and the files tfc puts in it,
+/// removed when done, on error, or on SIGINT/SIGTERM/SIGHUP.
 struct TempDir {
+  static constexpr const char *kFiles[] = {"kernels.o", "halide_runtime.o",
+                                           "plan.c", "plan.o", "lib.mri"};
   std::string path;
   bool keep = false;
+  std::vector<int> slots;
+
+  bool create(bool keepFiles, std::string &error) {
+    keep = keepFiles;
+    std::string pattern = envOr("TMPDIR", "/tmp") + "/tfc-XXXXXX";
+    if (!mkdtemp(pattern.data())) {
+      error = "cannot create a temporary directory " + pattern + ": " +
+              std::strerror(errno);
+      return false;
+    }
+    path = pattern;
+    if (!keep) {
+      for (const char *f : kFiles)
+        slots.push_back(registerCleanupPath(path + "/" + f));
+      slots.push_back(registerCleanupPath(path)); // after its files
+    }
+    return true;
+  }
   ~TempDir() {
+    for (int slot : slots)
+      unregisterCleanupPath(slot);
     if (path.empty() || keep)
       return;
-    for (const char *f : {"kernels.o", "halide_runtime.o", "plan.c", "plan.o",
-                          "out.tmp", "lib.mri"})
+    for (const char *f : kFiles)
       std::remove((path + "/" + f).c_str());
     rmdir(path.c_str());
   }
 };
 
+/// What a program linked against this build's runtime needs (the runtime
+/// may be built with a sanitizer: see TFC_SANITIZE in CMakeLists.txt).
 std::vector<std::string> sanitizerFlags() {
 #ifdef TFC_SANITIZE_FLAGS
-  return {"-fsanitize=address,undefined"};
+  return {TFC_SANITIZE_FLAGS};
 #else
   return {};
 #endif
@@ -172,14 +213,8 @@ bool compileModel(const Plan &plan, const std::string &specYaml,
   }
 
   TempDir tmp;
-  tmp.keep = request.keepTemps;
-  char pattern[] = "/tmp/tfc-XXXXXX";
-  if (!mkdtemp(pattern)) {
-    error = std::string("cannot create a temporary directory: ") +
-            std::strerror(errno);
+  if (!tmp.create(request.keepTemps, error))
     return false;
-  }
-  tmp.path = pattern;
 
   std::fprintf(stderr,
                "tfc: compiling %zu distinct kernels (%zu calls) for %s\n",
@@ -210,66 +245,61 @@ bool compileModel(const Plan &plan, const std::string &specYaml,
     return false;
 
   if (!request.library) {
-    std::string out = request.output, tmpOut = tmp.path + "/out.tmp";
+    // The linker writes a temporary file next to the output; only a
+    // complete executable is renamed onto it.
+    std::string out = request.output;
+    AtomicFile exe;
+    if (!exe.create(out, error))
+      return false;
     std::vector<std::string> link = {
-        envOr("CXX", "c++"), "-o",       tmpOut,  planObj,
-        kernelsObj,          runtimeObj, mainLib, lib};
+        envOr("CXX", "c++"), "-o",       exe.tempPath(), planObj,
+        kernelsObj,          runtimeObj, mainLib,        lib};
     for (const std::string &f : sanitizerFlags())
       link.push_back(f);
     for (const char *f : {"-lpthread", "-ldl", "-lm"})
       link.push_back(f);
-    if (!runTool(link, error))
+    if (!runTool(link, error) || !exe.commit(0777, error))
       return false;
-    if (std::rename(tmpOut.c_str(), out.c_str()) != 0) {
-      // Another file system: copy, then rename next to the target.
-      std::ifstream in(tmpOut, std::ios::binary);
-      std::ofstream o(out + ".tmp", std::ios::binary | std::ios::trunc);
-      o << in.rdbuf();
-      o.close();
-      chmod((out + ".tmp").c_str(), 0755);
-      if (!o || std::rename((out + ".tmp").c_str(), out.c_str()) != 0) {
-        error = out + ": cannot write the executable";
-        return false;
-      }
-    }
     std::fprintf(stderr, "tfc: wrote %s (%.1f s)\n", out.c_str(),
                  secondsSince(start));
     return true;
   }
 
   // Library: DIR/libNAME.a (kernels, runtime, plan, tfc runtime) + NAME.h.
+  // Every file is written under a temporary name and renamed into place
+  // (AtomicFile.h): an interrupted compile leaves the previous library and
+  // header as they were.
   std::string dir = request.output;
-  mkdir(dir.c_str(), 0755);
+  if (mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) {
+    error =
+        dir + ": cannot create the output directory: " + std::strerror(errno);
+    return false;
+  }
   std::string archive = dir + "/lib" + cName + ".a";
   std::string header = dir + "/" + cName + ".h";
   if (native) {
+    AtomicFile out;
+    if (!out.create(archive, error))
+      return false;
+    // ar -M reads its script from stdin (no shell: paths may hold quotes);
+    // CREATE replaces the empty file mkstemp made.
     std::string mri = tmp.path + "/lib.mri";
-    std::string script = "CREATE " + archive + ".tmp\nADDMOD " + planObj +
+    std::string script = "CREATE " + out.tempPath() + "\nADDMOD " + planObj +
                          "\nADDMOD " + kernelsObj + "\nADDMOD " + runtimeObj +
                          "\nADDLIB " + lib + "\nSAVE\nEND\n";
-    std::remove((archive + ".tmp").c_str());
     if (!writeFile(mri, script, error) ||
-        !runTool({"sh", "-c", "ar -M < '" + mri + "'"}, error))
+        !runTool({envOr("AR", "ar"), "-M"}, error, mri) ||
+        !out.commit(0666, error))
       return false;
-    if (std::rename((archive + ".tmp").c_str(), archive.c_str()) != 0) {
-      error = archive + ": cannot rename into place";
-      return false;
-    }
   } else {
     // Objects for another machine: the kernels, the Halide runtime and the
     // plan's C source, to be linked with a runtime built there.
     for (auto [from, to] :
          {std::pair{kernelsObj, dir + "/" + cName + "_kernels.o"},
           std::pair{runtimeObj, dir + "/" + cName + "_halide_runtime.o"},
-          std::pair{planC, dir + "/" + cName + "_plan.c"}}) {
-      std::ifstream in(from, std::ios::binary);
-      std::ofstream o(to, std::ios::binary | std::ios::trunc);
-      o << in.rdbuf();
-      if (!o) {
-        error = to + ": cannot write";
+          std::pair{planC, dir + "/" + cName + "_plan.c"}})
+      if (!copyFileAtomically(from, to, error))
         return false;
-      }
-    }
   }
   std::string guard = "TFC_MODEL_" + cName + "_H";
   for (char &c : guard)
@@ -294,17 +324,12 @@ bool compileModel(const Plan &plan, const std::string &specYaml,
       "/* The compiled model: pass it to tfc_weights_load. */\n"
       "const tfc_model *tfc_model_" +
       cName + "(void);\n\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
-  if (!writeFile(header, h, error))
+  if (!writeFileAtomically(header, h, error))
     return false;
-  for (const char *f : {"tfc_runtime.h", "tfc_plan.h"}) {
-    std::ifstream in(runtimeIncludeDir() + "/" + f, std::ios::binary);
-    std::ofstream o(dir + "/" + f, std::ios::binary | std::ios::trunc);
-    o << in.rdbuf();
-    if (!in || !o) {
-      error = dir + "/" + f + ": cannot copy the runtime header";
+  for (const char *f : {"tfc_runtime.h", "tfc_plan.h"})
+    if (!copyFileAtomically(runtimeIncludeDir() + "/" + f, dir + "/" + f,
+                            error))
       return false;
-    }
-  }
   std::fprintf(stderr, "tfc: wrote %s and %s (%.1f s)\n",
                native ? archive.c_str() : (dir + "/*.o").c_str(),
                header.c_str(), secondsSince(start));

@@ -12,16 +12,19 @@
 //===----------------------------------------------------------------------===//
 #include "spec/SpecParser.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <sys/stat.h>
 #include <utility>
 #include <vector>
 
@@ -31,6 +34,16 @@ namespace {
 constexpr int64_t kMaxDim = int64_t(1) << 20;    // d_model, d_ff, vocab, ...
 constexpr int64_t kMaxCount = 4096;              // heads, layers, channels
 constexpr int64_t kMaxMatrix = int64_t(1) << 33; // elements per weight
+// Whole-model bounds (docs/limits.md): the weights in all and the KV cache
+// each at most 2^38 floats (1 TiB of f32), one activation (max_seq rows of
+// the widest row) at most 2^35 floats (128 GiB). A spec within the
+// per-key bounds above can still multiply out to petabytes; these stop it
+// before any stage sizes an allocation from it.
+constexpr int64_t kMaxTotalWeights = int64_t(1) << 38;
+constexpr int64_t kMaxCacheFloats = int64_t(1) << 38;
+constexpr int64_t kMaxActivation = int64_t(1) << 35;
+// A spec file is a few kilobytes; more is not a spec.
+constexpr size_t kMaxSpecBytes = size_t(16) << 20;
 
 std::string join(const std::string &path, const std::string &key) {
   return path.empty() ? key : path + "." + key;
@@ -47,6 +60,30 @@ int64_t mulSat(int64_t a, int64_t b) {
   if (a != 0 && b > std::numeric_limits<int64_t>::max() / a)
     return std::numeric_limits<int64_t>::max();
   return a * b;
+}
+
+/// Saturating sum, for the same reason.
+int64_t addSat(int64_t a, int64_t b) {
+  if (b > std::numeric_limits<int64_t>::max() - a)
+    return std::numeric_limits<int64_t>::max();
+  return a + b;
+}
+
+/// A count for a message; a saturated one is "more than 2^63".
+std::string countText(int64_t n) {
+  return n == std::numeric_limits<int64_t>::max()
+             ? std::string("more than 2^63")
+             : std::to_string(n);
+}
+
+/// Weight elements of one stack's layers: the projections and the MLP
+/// (norms and biases are noise next to them); `cross` adds the decoder's
+/// cross-attention.
+int64_t layerWeights(const Dims &d, const BlockSpec &b, bool cross) {
+  int64_t q = mulSat(d.nHeads, d.headDim), kv = mulSat(d.nKVHeads, d.headDim);
+  int64_t attn = mulSat(d.dModel, addSat(addSat(q, q), addSat(kv, kv)));
+  int64_t mlp = mulSat(mulSat(d.dModel, d.dFF), b.mlp.gated ? 3 : 2);
+  return addSat(mulSat(attn, cross ? 2 : 1), mlp);
 }
 
 /// A scalar as it appears in a message: quoted, one line, not too long.
@@ -273,6 +310,9 @@ private:
   bool checkMatrix(const Section &s, const char *what, const char *rowsName,
                    int64_t rows, const char *colsName, int64_t cols,
                    const std::string &key);
+  bool checkMemory(const Section &dimsSection, const Dims &d,
+                   const DimsFound &found, bool kvCache, const ModelSpec &spec);
+  bool checkTotalWeights(const Section &dimsSection, const ModelSpec &spec);
   bool readStack(const Section &root, const Section &topDims, const char *name,
                  bool causal, Family family, StackSpec &stack, DimsFound &found,
                  Section &dimsOut);
@@ -608,6 +648,91 @@ bool SpecReader::checkStack(const Section &ds, const Dims &d,
   return true;
 }
 
+/// The memory a stack needs at run time, from its dims alone: the widest
+/// activation (max_seq rows; the arena holds a few of them) and, for a stack
+/// that decodes, the KV cache (every layer's keys and values for max_seq
+/// positions).
+bool SpecReader::checkMemory(const Section &ds, const Dims &d,
+                             const DimsFound &found, bool kvCache,
+                             const ModelSpec &spec) {
+  auto failAtMaxSeq = [&](const std::string &msg) {
+    if (found.maxSeq.present)
+      return fail(found.maxSeq, msg);
+    return fail(ds.mark, join(ds.path, "max_seq"), msg);
+  };
+  int64_t kvWidth = mulSat(d.nKVHeads, d.headDim);
+  struct Row {
+    const char *name;
+    int64_t width;
+  } rows[] = {{"d_model", d.dModel},
+              {"d_ff", d.dFF},
+              {"n_heads * head_dim", mulSat(d.nHeads, d.headDim)},
+              {"vocab", spec.head.kind == HeadKind::LM ? d.vocab : 0}};
+  const Row *widest = &rows[0];
+  for (const Row &r : rows)
+    if (r.width > widest->width)
+      widest = &r;
+  int64_t act = mulSat(d.maxSeq, widest->width);
+  if (act > kMaxActivation)
+    return failAtMaxSeq("expected at most " + std::to_string(kMaxActivation) +
+                        " (2^35) elements per activation, found " +
+                        countText(act) + " (max_seq x " + widest->name + " = " +
+                        std::to_string(d.maxSeq) + " x " +
+                        std::to_string(widest->width) + ")");
+  if (!kvCache)
+    return true;
+  int64_t cache = mulSat(mulSat(d.nLayers, d.maxSeq), mulSat(2, kvWidth));
+  if (cache > kMaxCacheFloats)
+    return failAtMaxSeq(
+        "expected a KV cache of at most " + std::to_string(kMaxCacheFloats) +
+        " (2^38) floats, found " + countText(cache) +
+        " (n_layers x max_seq x 2 x n_kv_heads x head_dim = " +
+        std::to_string(d.nLayers) + " x " + std::to_string(d.maxSeq) +
+        " x 2 x " + std::to_string(d.nKVHeads) + " x " +
+        std::to_string(d.headDim) + ")");
+  return true;
+}
+
+/// Every weight matrix of the model together (each is already bounded by
+/// checkMatrix; a deep stack of them is not).
+bool SpecReader::checkTotalWeights(const Section &ds, const ModelSpec &spec) {
+  int64_t layers = 0, inLayers = 0;
+  auto addStack = [&](const Dims &d, const BlockSpec &b, bool cross) {
+    layers = addSat(layers, d.nLayers);
+    inLayers = addSat(inLayers, mulSat(d.nLayers, layerWeights(d, b, cross)));
+    if (spec.positions.kind == PositionKind::Learned)
+      return mulSat(d.maxSeq, d.dModel);
+    return int64_t(0);
+  };
+  const Dims &d = spec.dims;
+  int64_t outside = mulSat(addSat(d.vocab, d.typeVocab), d.dModel);
+  if (spec.encoder && spec.decoder) {
+    outside = addSat(outside,
+                     addStack(spec.encoder->dims, spec.encoder->block, false));
+    outside = addSat(outside,
+                     addStack(spec.decoder->dims, spec.decoder->block, true));
+  } else {
+    outside = addSat(outside, addStack(d, spec.block, false));
+  }
+  if (spec.head.kind == HeadKind::LM && !spec.head.tieEmbeddings)
+    outside = addSat(outside, mulSat(d.dModel, d.vocab));
+  if (spec.head.kind == HeadKind::Classifier)
+    outside = addSat(outside, mulSat(d.dModel, spec.head.classes));
+  if (spec.image)
+    outside = addSat(
+        outside, mulSat(mulSat(spec.image->channels,
+                               mulSat(spec.image->patch, spec.image->patch)),
+                        d.dModel));
+  int64_t total = addSat(inLayers, outside);
+  if (total <= kMaxTotalWeights)
+    return true;
+  return fail(ds.mark, ds.path,
+              "expected at most " + std::to_string(kMaxTotalWeights) +
+                  " (2^38) weight elements in all, found " + countText(total) +
+                  " (" + countText(inLayers) + " in " + std::to_string(layers) +
+                  " layers, " + countText(outside) + " outside them)");
+}
+
 bool SpecReader::readStack(const Section &root, const Section &topDims,
                            const char *name, bool causal, Family family,
                            StackSpec &stack, DimsFound &found, Section &ds) {
@@ -770,7 +895,9 @@ std::optional<ModelSpec> SpecReader::read(const YAML::Node &root) {
         !readStack(top, dims, "decoder", true, family, dec, decFound,
                    decDims) ||
         !checkStack(encDims, enc.dims, encFound, spec) ||
-        !checkStack(decDims, dec.dims, decFound, spec))
+        !checkStack(decDims, dec.dims, decFound, spec) ||
+        !checkMemory(encDims, enc.dims, encFound, false, spec) ||
+        !checkMemory(decDims, dec.dims, decFound, true, spec))
       return std::nullopt;
     // The decoder cross-attends to the encoder's D-vectors and both share
     // one token embedding.
@@ -795,7 +922,9 @@ std::optional<ModelSpec> SpecReader::read(const YAML::Node &root) {
     }
     spec.encoder = enc;
     spec.decoder = dec;
-  } else if (!checkStack(dims, spec.dims, dimsFound, spec)) {
+  } else if (!checkStack(dims, spec.dims, dimsFound, spec) ||
+             !checkMemory(dims, spec.dims, dimsFound, family == Family::Decoder,
+                          spec)) {
     return std::nullopt;
   }
 
@@ -812,6 +941,8 @@ std::optional<ModelSpec> SpecReader::read(const YAML::Node &root) {
                      "d_model", spec.dims.dModel, "image.patch"))
       return std::nullopt;
   }
+  if (!checkTotalWeights(dims, spec))
+    return std::nullopt;
   return spec;
 }
 
@@ -856,6 +987,23 @@ private:
     inRoot = true;
   }
 };
+
+/// yaml-cpp quotes the offending byte in some messages ("unknown escape
+/// character: X"); from a binary file that byte may be a NUL, a newline or
+/// half a UTF-8 sequence. Keep the message one line of text.
+std::string printable(const std::string &s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
 
 bool samePlace(const YAML::Mark &a, const YAML::Mark &b) {
   return a.pos == b.pos && a.line == b.line && a.column == b.column;
@@ -905,12 +1053,19 @@ std::optional<ModelSpec> parseSpecString(const std::string &yamlText,
     if (!spec)
       error = reader.error;
     return spec;
+  } catch (const YAML::DeepRecursion &e) {
+    // yaml-cpp's own message for this is "bad file".
+    error = displayName + ":" + std::to_string(e.mark.line + 1) + ":" +
+            std::to_string(e.mark.column + 1) +
+            ": invalid YAML: nesting deeper than " +
+            std::to_string(e.depth() - 1) + " levels";
   } catch (const YAML::ParserException &e) {
     error = displayName + ":" + std::to_string(e.mark.line + 1) + ":" +
-            std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg;
+            std::to_string(e.mark.column + 1) +
+            ": invalid YAML: " + printable(e.msg);
   } catch (const YAML::Exception &e) {
     error = displayName + ":" + std::to_string(e.mark.line + 1) + ":" +
-            std::to_string(e.mark.column + 1) + ": " + e.msg;
+            std::to_string(e.mark.column + 1) + ": " + printable(e.msg);
   } catch (const std::exception &e) {
     error = displayName + ": " + e.what();
   }
@@ -919,18 +1074,34 @@ std::optional<ModelSpec> parseSpecString(const std::string &yamlText,
 
 std::optional<ModelSpec> parseSpecFile(const std::string &path,
                                        std::string &error) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    error = path + ": cannot read the spec: it is a directory";
+    return std::nullopt;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = path + ": cannot open the spec: " + std::strerror(errno);
     return std::nullopt;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
+  // Read in chunks up to the limit, so that a device or a pipe that never
+  // ends (/dev/zero) is refused instead of read until memory runs out.
+  std::string text;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxSpecBytes) {
+      error = path + ": the spec is larger than " +
+              std::to_string(kMaxSpecBytes) +
+              " bytes (16 MiB, the limit; a spec is a few kilobytes)";
+      return std::nullopt;
+    }
+  }
   if (in.bad()) {
-    error = path + ": cannot read the spec";
+    error = path + ": cannot read the spec: " + std::strerror(errno);
     return std::nullopt;
   }
-  return parseSpecString(text.str(), path, error);
+  return parseSpecString(text, path, error);
 }
 
 } // namespace tfc

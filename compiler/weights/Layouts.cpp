@@ -14,6 +14,10 @@
 
 #include "SafetensorsReader.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
 #include <set>
 
 namespace tfc {
@@ -415,13 +419,48 @@ bool isIgnorable(WeightLayout layout, const std::string &prefix,
   return false;
 }
 
+/// "[3, 17]": the index of flat element `flat` of a tensor of `shape`.
+std::string indexString(const std::vector<int64_t> &shape, size_t flat) {
+  std::vector<int64_t> index(shape.size());
+  uint64_t rest = flat;
+  for (size_t d = shape.size(); d-- > 0;) {
+    uint64_t extent = static_cast<uint64_t>(std::max<int64_t>(shape[d], 1));
+    index[d] = static_cast<int64_t>(rest % extent);
+    rest /= extent;
+  }
+  return formatShape(index);
+}
+
 bool readFloats(const SafetensorsFile &file, const SafetensorsEntry &entry,
                 std::vector<double> &out, std::string &error) {
-  if (decodeFloats(entry.dtype, file.data(entry),
-                   static_cast<size_t>(entry.numel), out, error))
-    return true;
-  error = file.path() + ": tensor '" + entry.name + "': " + error;
-  return false;
+  if (!decodeFloats(entry.dtype, file.data(entry),
+                    static_cast<size_t>(entry.numel), out, error)) {
+    error = file.path() + ": tensor '" + entry.name + "': " + error;
+    return false;
+  }
+  // Compiled models compute in f32: a NaN or an infinity would poison every
+  // output, and an F64 value beyond f32's range cannot even be converted
+  // (that cast is undefined behaviour). Such a file is corrupt or was saved
+  // from a diverged run; refuse it and say where.
+  constexpr double kMaxF32 = std::numeric_limits<float>::max();
+  for (size_t i = 0; i < out.size(); ++i) {
+    double v = out[i];
+    if (std::fabs(v) <= kMaxF32) // false for NaN
+      continue;
+    std::string what = std::isnan(v)   ? std::string("NaN")
+                       : std::isinf(v) ? std::string(v < 0 ? "-inf" : "inf")
+                                       : std::to_string(v);
+    if (std::isfinite(v)) {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.6g", v);
+      what = std::string(buf) + ", beyond f32's range";
+    }
+    error = file.path() + ": tensor '" + entry.name + "': element " +
+            indexString(entry.shape, i) + " is " + what +
+            "; weights must be finite f32 values";
+    return false;
+  }
+  return true;
 }
 
 } // namespace

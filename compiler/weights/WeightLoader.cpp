@@ -66,8 +66,15 @@ bool loadWeights(const ModelSpec &spec, const std::string &path,
             toString(layout) + "'";
     return false;
   }
-  if (!fromLayout(spec, layout, *file, out, error))
+  if (!fromLayout(spec, layout, *file, out, error)) {
+    // The usual cause of a missing or misshapen tensor is a file of another
+    // model; tfc's own files say which model they were written for.
+    auto model = file->metadata().find("tfc.model");
+    if (model != file->metadata().end() && model->second != spec.name)
+      error += " (the file's metadata says it holds model '" + model->second +
+               "', not '" + spec.name + "')";
     return false;
+  }
   // fromLayout builds its rules from the manifest; check the result anyway
   // so a layout bug cannot hand the interpreter misshapen tensors.
   std::vector<TensorInfo> manifest = buildManifest(spec);

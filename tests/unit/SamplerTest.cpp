@@ -103,3 +103,20 @@ TEST(Sampler, BadParametersAreErrors) {
 }
 
 } // namespace
+
+TEST(Sampler, NaNLogitsRankBelowEveryNumber) {
+  // Found by FuzzRuntimeApi's NaN logits: the candidates are the largest
+  // numbers, never a NaN, and sorting stays well-defined.
+  float nan = std::nanf("");
+  std::vector<float> logits = {nan, 1.0f, 3.0f, nan, 2.0f, nan};
+  Sampler topk(6, 1.0f, 2, 1.0f, 5);
+  Sampler all(6, 1.0f, 0, 1.0f, 5);
+  for (int i = 0; i < 200; ++i) {
+    int32_t a = tfc_sampler_next(topk.s, logits.data());
+    EXPECT_TRUE(a == 2 || a == 4) << a;
+    int32_t b = tfc_sampler_next(all.s, logits.data());
+    EXPECT_TRUE(b == 1 || b == 2 || b == 4) << b;
+  }
+  Sampler greedy(6, 0.0f, 0, 1.0f, 5);
+  EXPECT_EQ(tfc_sampler_next(greedy.s, logits.data()), 2);
+}
