@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tfc_runtime.h"
+#include "WeightFormat.h"
 
 #include "SafetensorsReader.h"
 #include "spec/SpecParser.h"
@@ -53,6 +54,16 @@ void setError(char *err, size_t size, const std::string &msg) {
   for (size_t i = 0; i < n; ++i)
     err[i] = msg[i] == '\n' ? ' ' : msg[i];
   err[n] = '\0';
+}
+
+/// 64-byte aligned, zero-filled bytes.
+void *allocBytes(int64_t count) {
+  size_t bytes = static_cast<size_t>(std::max<int64_t>(count, 1));
+  bytes = (bytes + kAlign - 1) / kAlign * kAlign;
+  void *p = std::aligned_alloc(kAlign, bytes);
+  if (p)
+    std::memset(p, 0, bytes);
+  return p;
 }
 
 /// 64-byte aligned, zero-filled floats (the zeroing also touches every page
@@ -139,7 +150,11 @@ bool checkPlan(const tfc_model *m, std::string &error) {
   for (int32_t w = 0; w < m->num_weights; ++w) {
     const tfc_weight_info &info = m->weights[w];
     bool ok = info.name && info.rank >= 1 && info.rank <= TFC_MAX_RANK &&
-              (!info.transposed || info.rank == 2);
+              info.dtype >= TFC_DTYPE_F32 && info.dtype <= TFC_DTYPE_I8 &&
+              info.panel >= 0 && (info.scales == 0 || info.scales == 1) &&
+              (!info.scales || info.dtype == TFC_DTYPE_F32) &&
+              ((info.dtype == TFC_DTYPE_I8 || info.scales) ? info.group >= 1
+                                                           : info.group == 0);
     for (int32_t i = 0; ok && i < info.rank; ++i)
       ok = info.dims[i] >= 1;
     if (!ok) {
@@ -277,8 +292,8 @@ int64_t nowNs() {
 
 struct tfc_weights {
   const tfc_model *model = nullptr;
-  float *storage = nullptr;     // every plan weight, 64-byte aligned each
-  std::vector<float *> tensors; // by plan weight index, into storage
+  uint8_t *storage = nullptr;  // every plan weight, 64-byte aligned each
+  std::vector<void *> tensors; // by plan weight index, into storage
   ~tfc_weights() { std::free(storage); }
 };
 
@@ -443,7 +458,8 @@ tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
   auto weights = std::make_unique<tfc_weights>();
   weights->model = model;
   std::vector<int64_t> offsets(size_t(model->num_weights));
-  int64_t total = 0;
+  std::vector<tfc::WeightForm> forms(size_t(model->num_weights));
+  int64_t total = 0; // bytes
   for (int32_t w = 0; w < model->num_weights; ++w) {
     const tfc_weight_info &info = model->weights[w];
     auto it = native.find(info.name);
@@ -455,42 +471,30 @@ tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
                    spec->name + "' (the plan and its spec disagree)");
       return nullptr;
     }
-    std::vector<int64_t> want(info.dims, info.dims + info.rank);
-    if (info.transposed) // stored [a, b] in the file, used as [b, a]
-      std::reverse(want.begin(), want.end());
-    if (it->second.shape != want) {
-      setError(err, err_size,
-               std::string(path) + ": tensor '" + info.name +
-                   "': the plan expects shape " + tfc::formatShape(want) +
-                   ", found " + tfc::formatShape(it->second.shape));
+    if (!tfc::weightForm(info, it->second.shape, forms[size_t(w)], error)) {
+      setError(err, err_size, std::string(path) + ": " + error);
       return nullptr;
     }
     offsets[size_t(w)] = total;
-    int64_t count = it->second.numel();
-    total += (count + int64_t(kAlignFloats) - 1) / int64_t(kAlignFloats) *
-             int64_t(kAlignFloats);
+    total += (forms[size_t(w)].bytes + int64_t(kAlign) - 1) /
+             int64_t(kAlign) * int64_t(kAlign);
   }
-  weights->storage = allocFloats(total);
+  weights->storage = static_cast<uint8_t *>(allocBytes(total));
   if (!weights->storage) {
     setError(err, err_size,
              std::string(path) + ": out of memory for " +
-                 std::to_string(total) + " weight floats");
+                 std::to_string(total) + " bytes of weights");
     return nullptr;
   }
   weights->tensors.resize(size_t(model->num_weights));
   for (int32_t w = 0; w < model->num_weights; ++w) {
     const tfc_weight_info &info = model->weights[w];
-    const tfc::RefTensor &t = native.find(info.name)->second;
-    float *dst = weights->storage + offsets[size_t(w)];
-    if (info.transposed) {
-      // dst is [cols, rows] of the file's [rows, cols].
-      int64_t rows = t.shape[0], cols = t.shape[1];
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = 0; c < cols; ++c)
-          dst[c * rows + r] = static_cast<float>(t.data[size_t(r * cols + c)]);
-    } else {
-      for (size_t i = 0; i < t.data.size(); ++i)
-        dst[i] = static_cast<float>(t.data[i]);
+    uint8_t *dst = weights->storage + offsets[size_t(w)];
+    if (!tfc::storeWeight(info, forms[size_t(w)],
+                          native.find(info.name)->second.data.data(), dst,
+                          error)) {
+      setError(err, err_size, std::string(path) + ": " + error);
+      return nullptr;
     }
     weights->tensors[size_t(w)] = dst;
   }
@@ -544,9 +548,20 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
       b.type.code = halide_type_int;
       ctx->tokenArgs.push_back(int32_t(i));
       break;
-    case TFC_ARG_WEIGHT:
-      b.host = reinterpret_cast<uint8_t *>(weights->tensors[size_t(a.index)]);
+    case TFC_ARG_WEIGHT: {
+      b.host = static_cast<uint8_t *>(weights->tensors[size_t(a.index)]);
+      const tfc_weight_info &info = model->weights[a.index];
+      if (!info.scales && info.dtype == TFC_DTYPE_F16) {
+        b.type.bits = 16;
+      } else if (!info.scales && info.dtype == TFC_DTYPE_BF16) {
+        b.type.code = halide_type_bfloat;
+        b.type.bits = 16;
+      } else if (!info.scales && info.dtype == TFC_DTYPE_I8) {
+        b.type.code = halide_type_int;
+        b.type.bits = 8;
+      }
       break;
+    }
     case TFC_ARG_ARENA:
       b.host = reinterpret_cast<uint8_t *>(ctx->arena + a.offset);
       break;
@@ -621,7 +636,7 @@ int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
                   m->max_seq);
     return 1;
   }
-  if (ctx->pos + n > m->max_seq) {
+  if (n > m->max_seq - ctx->pos) { // pos <= max_seq: no overflow
     std::snprintf(ctx->error, sizeof ctx->error,
                   "KV cache overflow: %" PRId64 " cached + %" PRId64
                   " new tokens exceed max_seq %" PRId64
@@ -677,11 +692,16 @@ int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
 
 int tfc_decode_batch(tfc_context *const *ctxs, int32_t b, const int32_t *tokens,
                      float *output) {
-  if (!ctxs || b < 1 || !ctxs[0])
+  if (!ctxs || !ctxs[0])
     return 1;
   tfc_context &lead = *ctxs[0];
   const tfc_model *m = lead.model;
   lead.error[0] = '\0';
+  if (b < 1) {
+    std::snprintf(lead.error, sizeof lead.error,
+                  "batch of %" PRId32 " sequences: need at least 1", b);
+    return 1;
+  }
   if (!tokens || !output) {
     std::snprintf(lead.error, sizeof lead.error, "%s is NULL",
                   !tokens ? "tokens" : "output");

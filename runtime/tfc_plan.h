@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define TFC_PLAN_VERSION 3
+#define TFC_PLAN_VERSION 4
 #define TFC_DIM_N (-1)
 #define TFC_MAX_RANK 3
 
@@ -65,12 +65,29 @@ typedef struct {
   const char *label; /* what the step computes, e.g. "layers.3.qkv" */
 } tfc_step;
 
+/* Storage types of weights (the kernels convert to f32 in registers). */
+typedef enum {
+  TFC_DTYPE_F32 = 0,
+  TFC_DTYPE_F16 = 1,
+  TFC_DTYPE_BF16 = 2,
+  TFC_DTYPE_I8 = 3 /* symmetric, one f32 scale per column: a second entry */
+} tfc_dtype;
+
 typedef struct {
   const char *name; /* native weight name, e.g. "layers.0.attn.wq" */
   int32_t rank;
-  int64_t dims[TFC_MAX_RANK];
+  int64_t dims[TFC_MAX_RANK]; /* as the kernels read it */
   int32_t transposed; /* 1: the file's 2-D tensor `name`, transposed (a tied
                          head reads the [V, D] embedding as [D, V]) */
+  int32_t dtype;      /* tfc_dtype of the elements */
+  int32_t panel;      /* > 0: the matrix [In, Cols] (after `transposed`)
+                         packed in column panels: dims are
+                         [ceil(Cols/panel), In, panel], zero-padded */
+  int32_t scales;     /* 1: the f32 scales of the int8 matrix `name` (same
+                         transposed/panel/group), one per column and group
+                         of `group` input rows: dims [In/group,
+                         ceil(Cols/panel)*panel] (or [In/group, Cols]) */
+  int32_t group;      /* int8 (values and scales): input rows per scale */
 } tfc_weight_info;
 
 typedef struct {

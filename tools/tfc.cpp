@@ -14,11 +14,16 @@
 //===----------------------------------------------------------------------===//
 #include "dialect/TfmDialect.h"
 #include "dialect/TfmPasses.h"
+#include "driver/AtomicFile.h"
+#include "codegen/HalideKernels.h"
 #include "driver/CompileModel.h"
+#include "fusion/KernelAttr.h"
 #include "lowering/SpecToTfm.h"
 #include "plan/MemoryPlan.h"
 #include "reference/Interpreter.h"
 #include "spec/SpecParser.h"
+#include "tuning/Tuner.h"
+#include "tuning/TuningFile.h"
 #include "weights/InitWeights.h"
 #include "weights/Layouts.h"
 #include "weights/WeightLoader.h"
@@ -29,13 +34,17 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include "SafetensorsReader.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -91,6 +100,40 @@ cl::opt<bool> library("library",
                       cl::desc("compile: write DIR/libNAME.a and NAME.h "
                                "instead of an executable"),
                       cl::cat(tfcCategory));
+cl::opt<std::string> quantize(
+    "quantize",
+    cl::desc("compile: store matrix weights (projections, head) as f16, "
+             "bf16 or int8 (symmetric, one scale per output column); "
+             "computation stays f32 (default: f32)"),
+    cl::init("f32"), cl::cat(tfcCategory));
+cl::opt<std::string> quantizeHead(
+    "quantize-head",
+    cl::desc("compile: the head's matrix as f32, f16, bf16 or int8 (default: "
+             "as --quantize, but f16 with --quantize int8: the logits are "
+             "what sampling reads)"),
+    cl::init(""), cl::cat(tfcCategory));
+cl::opt<int64_t> quantizeGroup(
+    "quantize-group",
+    cl::desc("compile: int8 scales: input rows per scale (default 32; 0 = "
+             "one scale per output column)"),
+    cl::init(32), cl::cat(tfcCategory));
+cl::opt<bool> pack("pack",
+                   cl::desc("compile: pack matrix weights in column panels "
+                            "of one register tile (default true)"),
+                   cl::init(true), cl::cat(tfcCategory));
+cl::opt<std::string> tuningPath(
+    "tuning",
+    cl::desc("compile/run: per-kernel schedule parameters from a tuning "
+             "file written by tfc tune (docs/tuning.md)"),
+    cl::value_desc("file"), cl::init(""), cl::cat(tfcCategory));
+cl::opt<std::string> tuneRows(
+    "tune-rows",
+    cl::desc("tune: row counts N to time, N or N:WEIGHT, comma-separated "
+             "(default 1,128: a decode step and a prompt)"),
+    cl::init("1,128"), cl::cat(tfcCategory));
+cl::opt<double> tuneBudget("tune-budget",
+                           cl::desc("tune: seconds per kernel (default 40)"),
+                           cl::init(40), cl::cat(tfcCategory));
 cl::opt<bool> keepTemps("keep-temps",
                         cl::desc("compile: keep the intermediate files"),
                         cl::cat(tfcCategory));
@@ -222,6 +265,47 @@ bool parseIds(const std::string &text, const char *what, RefTensor &out,
   return true;
 }
 
+/// The storage and schedule choices of --quantize, --pack and --target.
+bool kernelOptions(KernelOptions &options, std::string &error) {
+  std::optional<WeightType> type = parseWeightType(quantize);
+  if (!type) {
+    error = "--quantize: expected f32, f16, bf16 or int8, found '" +
+            quantize + "'";
+    return false;
+  }
+  options.weightType = options.headType = *type;
+  if (*type == WeightType::I8)
+    options.headType = WeightType::F16;
+  if (!quantizeHead.empty()) {
+    std::optional<WeightType> head = parseWeightType(quantizeHead);
+    if (!head) {
+      error = "--quantize-head: expected f32, f16, bf16 or int8, found '" +
+              quantizeHead + "'";
+      return false;
+    }
+    options.headType = *head;
+  }
+  if (quantizeGroup < 0 || quantizeGroup > (int64_t(1) << 20)) {
+    error = "--quantize-group: expected 0 or a row count up to 2^20, found " +
+            std::to_string(quantizeGroup);
+    return false;
+  }
+  options.group = quantizeGroup;
+  if (pack) {
+    std::string resolved;
+    if (!resolveTarget(target, resolved, error))
+      return false;
+    std::optional<Halide::Target> t = parseKernelTarget(resolved, error);
+    if (!t)
+      return false;
+    options.vectorFloats = std::max(1, t->natural_vector_size<float>());
+  }
+  if (!tuningPath.empty() &&
+      !readTuningFile(tuningPath, options.tuning, error))
+    return false;
+  return true;
+}
+
 mlir::OwningOpRef<mlir::ModuleOp> buildIR(mlir::MLIRContext &context,
                                           const ModelSpec &spec, Stage upTo) {
   mlir::OwningOpRef<mlir::ModuleOp> module = buildModelIR(context, spec);
@@ -239,6 +323,15 @@ mlir::OwningOpRef<mlir::ModuleOp> buildIR(mlir::MLIRContext &context,
     pm.addPass(tfm::createTfmFuse());
   if (failed(pm.run(*module)))
     return nullptr;
+  if (upTo >= Stage::Fused) {
+    std::string error;
+    KernelOptions options;
+    if (!kernelOptions(options, error) ||
+        !applyKernelOptions(*module, options, error)) {
+      llvm::errs() << "tfc: error: " << error << "\n";
+      return nullptr;
+    }
+  }
   return module;
 }
 
@@ -247,44 +340,50 @@ int emitStage() {
   if (!spec)
     return 1;
   std::string error;
-  auto out = mlir::openOutputFile(
-      outputPath.empty() ? std::string("-") : outputPath.getValue(), &error);
-  if (!out)
-    return fail(error);
+  // The whole text is built first, then written under a temporary name and
+  // renamed onto -o FILE: a failed or interrupted run leaves FILE as it was.
+  std::string text;
+  llvm::raw_string_ostream os(text);
   if (emit == Stage::Spec) {
-    out->os() << printSpec(*spec);
+    os << printSpec(*spec);
   } else {
     mlir::MLIRContext context;
     auto module = buildIR(context, *spec, emit);
     if (!module)
       return 1;
     if (emit <= Stage::Fused) {
-      module->print(out->os());
-      out->os() << "\n";
+      module->print(os);
+      os << "\n";
     } else {
       Plan plan;
       if (!buildPlan(*module, plan, error))
         return fail(error);
       if (emit == Stage::Plan) {
-        out->os() << printPlan(plan);
+        os << printPlan(plan);
       } else if (emit == Stage::Host) {
         std::string resolved;
         if (!resolveTarget(target, resolved, error))
           return fail(error);
-        out->os() << emitPlanSource(plan, cIdentifier(spec->name),
-                                    printSpec(*spec), resolved, false);
+        os << emitPlanSource(plan, cIdentifier(spec->name), printSpec(*spec),
+                             resolved, false);
       } else {
-        std::string text;
+        std::string kernels;
         const char *what = emit == Stage::Halide ? "stmt"
                            : emit == Stage::LLVM ? "llvm"
                                                  : "asm";
-        if (!kernelTexts(plan, target, what, text, error))
+        if (!kernelTexts(plan, target, what, kernels, error))
           return fail(error);
-        out->os() << text;
+        os << kernels;
       }
     }
   }
-  out->keep();
+  os.flush();
+  if (outputPath.empty() || outputPath == "-") {
+    llvm::outs() << text;
+    return 0;
+  }
+  if (!writeFileAtomically(outputPath, text, error))
+    return fail(error);
   return 0;
 }
 
@@ -379,14 +478,38 @@ int compileCommand() {
   return 0;
 }
 
-/// FNV-1a: a stable key for the compile cache.
-uint64_t fnv1a(const std::string &text) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    h ^= c;
+int tuneCommand() {
+  std::optional<ModelSpec> spec = loadSpec();
+  if (!spec)
+    return 1;
+  if (outputPath.empty())
+    return fail("tune: -o <tuning file> is required");
+  mlir::MLIRContext context;
+  Plan plan;
+  if (!planModel(context, *spec, plan))
+    return 1;
+  TuneOptions options;
+  options.threads = threads;
+  options.budgetSeconds = tuneBudget;
+  std::string error;
+  if (!parseTuneRows(tuneRows, options, error) ||
+      !tunePlan(plan, target, options, outputPath, error))
+    return fail(error);
+  return 0;
+}
+
+/// FNV-1a: a stable key for the compile cache, and the checksum of its
+/// files. `h` continues a hash over several pieces.
+constexpr uint64_t kFnvOffset = 1469598103934665603ull;
+uint64_t fnv1a(const char *data, size_t size, uint64_t h = kFnvOffset) {
+  for (size_t i = 0; i < size; ++i) {
+    h ^= static_cast<unsigned char>(data[i]);
     h *= 1099511628211ull;
   }
   return h;
+}
+uint64_t fnv1a(const std::string &text) {
+  return fnv1a(text.data(), text.size());
 }
 
 /// This tfc binary's size and modification time: a rebuilt tfc (new kernel
@@ -400,8 +523,237 @@ std::string buildIdentity() {
              st.getLastModificationTime().time_since_epoch().count());
 }
 
+// --- The compile cache ----------------------------------------------------
+// ROOT/KEY/ holds the executable NAME and a MANIFEST, written last:
+//   tfc-cache-entry 1
+//   NAME SIZE CHECKSUM        (bytes, FNV-1a 64 in hex)
+// An entry is run only when every file it lists has that size and checksum:
+// a crash, a full disk or a stray edit leaves a truncated or garbage file,
+// which is rebuilt rather than run. Builders of one key hold an exclusive
+// flock on ROOT/KEY.lock and build into ROOT/.tmp-KEY-XXXXXX, renamed to
+// ROOT/KEY once complete: concurrent `tfc run`s compile once, and none sees
+// half an entry. A valid entry is never replaced, so a run that checked one
+// can exec it without the lock.
+
+constexpr const char *kManifestName = "MANIFEST";
+constexpr const char *kManifestHeader = "tfc-cache-entry 1";
+
+/// Size and FNV-1a of a file's bytes.
+bool checksumFile(const std::string &path, uint64_t &size, uint64_t &hash) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return false;
+  std::vector<char> buf(1 << 20);
+  size = 0;
+  hash = kFnvOffset;
+  while (in) {
+    in.read(buf.data(), std::streamsize(buf.size()));
+    size_t got = size_t(in.gcount());
+    hash = fnv1a(buf.data(), got, hash);
+    size += got;
+  }
+  return in.eof();
+}
+
+/// Whether the entry in `dir` is complete; if not, `reason` says why (empty
+/// when there is no entry at all).
+bool cacheEntryValid(const std::string &dir, std::string &reason) {
+  reason.clear();
+  if (!llvm::sys::fs::exists(dir))
+    return false;
+  std::string manifest = dir + "/" + kManifestName;
+  std::ifstream in(manifest);
+  if (!in) {
+    reason = std::string(kManifestName) + " is missing";
+    return false;
+  }
+  std::string line;
+  if (!std::getline(in, line) || line != kManifestHeader) {
+    reason = std::string(kManifestName) + " does not start with '" +
+             kManifestHeader + "'";
+    return false;
+  }
+  int files = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string name, hashText, extra;
+    uint64_t size = 0;
+    if (!(fields >> name >> size >> hashText) || (fields >> extra) ||
+        name.find('/') != std::string::npos || hashText.size() != 16) {
+      reason = std::string(kManifestName) + " line " +
+               std::to_string(files + 2) + " is not 'NAME SIZE CHECKSUM': '" +
+               line + "'";
+      return false;
+    }
+    ++files;
+    std::string path = dir + "/" + name;
+    uint64_t haveSize = 0, haveHash = 0;
+    if (!llvm::sys::fs::exists(path)) {
+      reason = name + " is missing";
+      return false;
+    }
+    if (!checksumFile(path, haveSize, haveHash)) {
+      reason = name + " cannot be read";
+      return false;
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx",
+                  static_cast<unsigned long long>(haveHash));
+    if (haveSize != size) {
+      reason = name + " is " + std::to_string(haveSize) +
+               " bytes, the manifest says " + std::to_string(size);
+      return false;
+    }
+    if (hashText != hex) {
+      reason =
+          name + " has checksum " + hex + ", the manifest says " + hashText;
+      return false;
+    }
+  }
+  if (files == 0) {
+    reason = std::string(kManifestName) + " lists no files";
+    return false;
+  }
+  return true;
+}
+
+/// Writes DIR/MANIFEST for `names` (files in dir), atomically.
+bool writeCacheManifest(const std::string &dir,
+                        const std::vector<std::string> &names,
+                        std::string &error) {
+  std::string text = std::string(kManifestHeader) + "\n";
+  for (const std::string &name : names) {
+    uint64_t size = 0, hash = 0;
+    if (!checksumFile(dir + "/" + name, size, hash)) {
+      error = dir + "/" + name + ": cannot read back the build";
+      return false;
+    }
+    char line[64];
+    std::snprintf(line, sizeof line, " %llu %016llx\n",
+                  static_cast<unsigned long long>(size),
+                  static_cast<unsigned long long>(hash));
+    text += name + line;
+  }
+  return writeFileAtomically(dir + "/" + kManifestName, text, error);
+}
+
+/// An exclusive flock on `path`, released when the object goes away (or
+/// the process dies).
+struct CacheLock {
+  int fd = -1;
+  bool acquire(const std::string &path, std::string &error) {
+    fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+      error = path + ": cannot open the cache lock: " + std::strerror(errno);
+      return false;
+    }
+    int rc;
+    while ((rc = flock(fd, LOCK_EX)) != 0 && errno == EINTR) {
+    }
+    if (rc != 0) {
+      error = path + ": cannot lock: " + std::strerror(errno);
+      return false;
+    }
+    return true;
+  }
+  ~CacheLock() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
+
+/// Builds the executable of `spec` into the cache entry `root`/`key` unless
+/// a valid one is there; `exe` is its path.
+bool ensureCached(const ModelSpec &spec, const std::string &specText,
+                  const std::string &target, const std::string &root,
+                  const std::string &key, std::string &exe,
+                  std::string &error) {
+  std::string dir = root + "/" + key, name = cIdentifier(spec.name);
+  exe = dir + "/" + name;
+  std::string reason;
+  if (cacheEntryValid(dir, reason)) {
+    llvm::errs() << "tfc: using the cached build " << exe << "\n";
+    return true;
+  }
+  if (std::error_code ec = llvm::sys::fs::create_directories(root)) {
+    error = root + ": " + ec.message();
+    return false;
+  }
+  CacheLock lock;
+  if (!lock.acquire(root + "/" + key + ".lock", error))
+    return false;
+  // Another run may have built it while this one waited for the lock.
+  if (cacheEntryValid(dir, reason)) {
+    llvm::errs() << "tfc: using the cached build " << exe << "\n";
+    return true;
+  }
+  if (!reason.empty())
+    llvm::errs() << "tfc: cache entry " << dir << " is corrupt (" << reason
+                 << "); rebuilding\n";
+  // Builds of this key that died (killed, out of disk) left their temporary
+  // directories; holding the lock, none of them is still running.
+  std::string prefix = ".tmp-" + key + "-";
+  std::error_code ec;
+  std::vector<std::string> stale;
+  for (llvm::sys::fs::directory_iterator it(root, ec), end; !ec && it != end;
+       it.increment(ec))
+    if (llvm::sys::path::filename(it->path()).starts_with(prefix))
+      stale.push_back(it->path());
+  for (const std::string &path : stale)
+    llvm::sys::fs::remove_directories(path);
+
+  std::string pattern = root + "/" + prefix + "XXXXXX";
+  if (!mkdtemp(pattern.data())) {
+    error = pattern + ": cannot create: " + std::strerror(errno);
+    return false;
+  }
+  std::string tmp = pattern;
+  llvm::scope_exit cleanup([&] { llvm::sys::fs::remove_directories(tmp); });
+  mlir::MLIRContext context;
+  Plan plan;
+  if (!planModel(context, spec, plan)) {
+    error.clear(); // planModel reported it
+    return false;
+  }
+  CompileRequest request;
+  request.target = target;
+  request.output = tmp + "/" + name;
+  if (!compileModel(plan, specText, request, error) ||
+      !writeCacheManifest(tmp, {name}, error))
+    return false;
+  // Replace what is there (a corrupt entry) with the complete build.
+  if (llvm::sys::fs::exists(dir))
+    llvm::sys::fs::remove_directories(dir);
+  if (std::rename(tmp.c_str(), dir.c_str()) != 0) {
+    error = dir + ": cannot move the build " + tmp +
+            " into the cache: " + std::strerror(errno);
+    return false;
+  }
+  llvm::errs() << "tfc: cached the build as " << exe << "\n";
+  return true;
+}
+
+/// The options that change the compiled kernels besides the target (part
+/// of the cache key).
+/// The tuning file's parameters, as they enter the cache key (the file's
+/// comments do not); an unreadable file fails later, in kernelOptions.
+std::string tuningChoices() {
+  std::map<std::string, KernelTuning> tuning;
+  std::string error;
+  if (tuningPath.empty() || !readTuningFile(tuningPath, tuning, error))
+    return "";
+  return "\ntuning:\n" + formatTuning(tuning);
+}
+
+std::string kernelChoices() {
+  return "quantize=" + quantize + " head=" + quantizeHead +
+         " group=" + std::to_string(quantizeGroup) +
+         " pack=" + (pack ? "1" : "0") + tuningChoices();
+}
+
 /// `tfc run` without --reference: compile into the cache (keyed by the
-/// validated spec, the target and this tfc build), then run the executable.
+/// validated spec, the target, the kernel options and this tfc build), then
+/// run the executable.
 int runCompiled(const ModelSpec &spec, bool generating) {
   if (weightsPath.empty())
     return fail("--weights <file.safetensors> is required");
@@ -422,24 +774,11 @@ int runCompiled(const ModelSpec &spec, bool generating) {
   char key[32];
   std::snprintf(key, sizeof key, "%016llx",
                 static_cast<unsigned long long>(fnv1a(
-                    specText + "\n" + resolved + "\n" + buildIdentity())));
-  std::string dir = root + "/" + key;
-  std::string exe = dir + "/" + cIdentifier(spec.name);
-  if (llvm::sys::fs::can_execute(exe)) {
-    llvm::errs() << "tfc: using the cached build " << exe << "\n";
-  } else {
-    if (std::error_code ec = llvm::sys::fs::create_directories(dir))
-      return fail(dir + ": " + ec.message());
-    mlir::MLIRContext context;
-    Plan plan;
-    if (!planModel(context, spec, plan))
-      return 1;
-    CompileRequest request;
-    request.target = resolved;
-    request.output = exe;
-    if (!compileModel(plan, specText, request, error))
-      return fail(error);
-  }
+                    specText + "\n" + resolved + "\n" + kernelChoices() +
+                    "\n" + buildIdentity())));
+  std::string exe;
+  if (!ensureCached(spec, specText, resolved, root, key, exe, error))
+    return error.empty() ? 1 : fail(error);
   std::vector<std::string> args = {exe, "--weights", weightsPath};
   if (!tokensText.empty())
     args.insert(args.end(), {"--tokens", tokensText});
@@ -600,7 +939,7 @@ int main(int argc, char **argv) {
   std::string command;
   if (argc > 1 &&
       (std::string(argv[1]) == "run" || std::string(argv[1]) == "compile" ||
-       std::string(argv[1]) == "generate" ||
+       std::string(argv[1]) == "generate" || std::string(argv[1]) == "tune" ||
        std::string(argv[1]) == "init-weights")) {
     command = argv[1];
     // Drop the subcommand so that the options parse as usual.
@@ -642,7 +981,9 @@ int main(int argc, char **argv) {
       "SPEC.yaml "
       "[-o FILE]\n"
       "  tfc compile SPEC.yaml [--target cpu|cpu:<halide-target>] -o OUT "
-      "[--library]\n"
+      "[--library] [--tuning FILE]\n"
+      "  tfc tune SPEC.yaml -o TUNING.txt [--target cpu] [--quantize T] "
+      "[--threads N] [--tune-rows 1,128] [--tune-budget S]\n"
       "  tfc init-weights SPEC.yaml -o W.safetensors [--seed S] "
       "[--layout L]\n"
       "  tfc run SPEC.yaml --weights W --tokens \"1 2 3\" [--reference] "
@@ -655,6 +996,8 @@ int main(int argc, char **argv) {
     return runCommand();
   if (command == "compile")
     return compileCommand();
+  if (command == "tune")
+    return tuneCommand();
   if (command == "generate")
     return generateCommand();
   return emitStage();

@@ -69,7 +69,8 @@ public:
     // leave registers for the loads (32 vector registers on AVX-512 and
     // NEON, 16 on AVX2 and SSE).
     bool manyRegs = t.has_feature(Target::AVX512) || t.arch == Target::ARM;
-    tileRows = manyRegs ? 8 : 4;
+    tileRows = d.tileRows > 0 ? static_cast<int>(d.tileRows)
+                               : (manyRegs ? 8 : 4);
     estimateN = d.maxSeq > 0 ? static_cast<int>(d.maxSeq) : 512;
   }
 
@@ -107,6 +108,75 @@ private:
     inputs.push_back(p);
     return p;
   }
+  /// A matrix weight [rows, cols] in the descriptor's storage type and
+  /// layout (KernelDesc.h), with its int8 scales.
+  struct Matrix {
+    ImageParam data;
+    std::optional<ImageParam> scale;
+    int64_t cols = 0, panel = 0, group = 0;
+    /// w[k, c] as f32 (int8: times its group's scale).
+    Expr at(Expr c, Expr k) const {
+      Expr v = panel > 0 ? data(c % static_cast<int>(panel), k,
+                                c / static_cast<int>(panel))
+                         : data(c, k);
+      if (v.type() == Float(16)) {
+        // Halide 14 converts f16 with a dozen integer instructions per
+        // vector (no vcvtph2ps). Weights are finite (the loader refuses
+        // NaN, infinity and f16 overflow), so a shift and one multiply do:
+        // the f16 exponent and mantissa moved into f32's fields give
+        // 2^-112 times the value (subnormals included), and the sign bit
+        // moves along.
+        Expr h = cast<uint32_t>(reinterpret(UInt(16), v));
+        Expr bits = ((h & 0x8000u) << 16) | ((h & 0x7fffu) << 13);
+        v = reinterpret(Float(32), bits) * std::ldexp(1.0f, 112);
+      } else if (v.type() != Float(32)) {
+        v = cast<float>(v);
+      }
+      if (scale)
+        v = v * (*scale)(c, k / static_cast<int>(group));
+      return v;
+    }
+  };
+  Matrix matrix(const std::string &name, int64_t rows, int64_t cols) {
+    Matrix m;
+    m.cols = cols;
+    m.panel = panelFor(d, cols);
+    Type type = d.weightType == WeightType::F16    ? Float(16)
+                : d.weightType == WeightType::BF16 ? BFloat(16)
+                : d.weightType == WeightType::I8   ? Int(8)
+                                                   : Float(32);
+    int64_t padded = m.panel > 0 ? (cols + m.panel - 1) / m.panel * m.panel
+                                 : cols;
+    if (m.panel > 0) {
+      int p = static_cast<int>(m.panel);
+      m.data = ImageParam(type, 3, name);
+      m.data.dim(0).set_bounds(0, p).set_stride(1);
+      m.data.dim(1)
+          .set_bounds(0, static_cast<int>(rows))
+          .set_stride(p);
+      m.data.dim(2)
+          .set_bounds(0, static_cast<int>(padded / p))
+          .set_stride(static_cast<int>(rows) * p);
+    } else {
+      m.data = ImageParam(type, 2, name);
+      m.data.dim(0).set_bounds(0, static_cast<int>(cols)).set_stride(1);
+      m.data.dim(1)
+          .set_bounds(0, static_cast<int>(rows))
+          .set_stride(static_cast<int>(cols));
+    }
+    inputs.push_back(m.data);
+    if (d.weightType == WeightType::I8) {
+      m.group = groupFor(d, rows);
+      ImageParam s(Float(32), 2, name + "_scale");
+      s.dim(0).set_bounds(0, static_cast<int>(padded)).set_stride(1);
+      s.dim(1)
+          .set_bounds(0, static_cast<int>(rows / m.group))
+          .set_stride(static_cast<int>(padded));
+      inputs.push_back(s);
+      m.scale = s;
+    }
+    return m;
+  }
   ImageParam vectorParam(const std::string &name, int64_t len) {
     ImageParam p(Float(32), 1, name);
     p.dim(0).set_bounds(0, static_cast<int>(len)).set_stride(1);
@@ -121,7 +191,10 @@ private:
     pos->set_estimate(0);
     return *pos;
   }
+  Expr outRows; // N, as the first output's extent
   void constrainOutput(Func f, int64_t width) {
+    if (!outRows.defined())
+      outRows = f.output_buffer().dim(1).extent();
     f.output_buffer()
         .dim(0)
         .set_bounds(0, static_cast<int>(width))
@@ -141,16 +214,21 @@ private:
   /// caller's.
   Func normRows(Func x, int64_t width, ImageParam gamma,
                 std::optional<ImageParam> beta, const std::string &name);
-  /// prod(c, n) = init(c, n) + sum_k a(k, n) * w(c, k); with `transposed`,
-  /// w is [cols, in] and used as its transpose (Halide w(k, c)).
-  Func product(const std::string &name, Func a, int64_t in, ImageParam w,
-               Expr init, RDom &r);
+  /// A matrix product: prod(c, n) = sum_k a(k, n) * w(c, k), computed in a
+  /// register tile; value(c, n) = init + prod (int8: init + scale * prod).
+  struct Product {
+    Func prod;
+    RDom r;
+    Expr value; // at (c, n)
+  };
+  Product product(const std::string &name, Func a, int64_t in, const Matrix &w,
+                  Expr init);
   Expr activation(Expr x) const;
 
   // --- Schedules ----------------------------------------------------------
   /// Register-tiles `out` (outCols columns) over the products it consumes.
   void tileProducts(Func out, int64_t outCols,
-                    const std::vector<std::pair<Func, RDom>> &prods);
+                    const std::vector<Product> &prods);
   /// Row-wise schedule of a pointwise or row-normalising stage.
   void rowwise(Func f, int64_t width) {
     int v = fittingWidth(width, vec);
@@ -287,38 +365,65 @@ Func KernelBuilder::normRows(Func x, int64_t width, ImageParam gamma,
   return y;
 }
 
-Func KernelBuilder::product(const std::string &name, Func a, int64_t in,
-                            ImageParam w, Expr init, RDom &r) {
-  r = RDom(0, static_cast<int>(in), name + "_k");
-  Func prod(name);
-  prod(c, n) = init;
-  prod(c, n) += a(r, n) * w(c, r);
-  return prod;
+KernelBuilder::Product KernelBuilder::product(const std::string &name, Func a,
+                                              int64_t in, const Matrix &w,
+                                              Expr init) {
+  Product p;
+  p.r = RDom(0, static_cast<int>(in), name + "_k");
+  p.prod = Func(name);
+  // A padded last panel computes columns past the width: its bias and
+  // residual reads are clamped to the last column (the results are never
+  // stored).
+  if (w.panel > 0 && w.cols % w.panel != 0)
+    init = Internal::substitute(c.name(),
+                                min(c, static_cast<int>(w.cols - 1)), init);
+  // The bias and residual start the accumulator.
+  p.prod(c, n) = init;
+  p.value = p.prod(c, n);
+  p.prod(c, n) += a(p.r, n) * w.at(c, p.r);
+  return p;
 }
 
-void KernelBuilder::tileProducts(
-    Func out, int64_t outCols,
-    const std::vector<std::pair<Func, RDom>> &prods) {
+void KernelBuilder::tileProducts(Func out, int64_t outCols,
+                                 const std::vector<Product> &prods) {
   int v = fittingWidth(outCols, vec);
-  int cols = v * static_cast<int>(std::min<int64_t>(3, outCols / v));
+  int64_t panel = panelFor(d, outCols);
+  int cols = panel > 0
+                 ? static_cast<int>(panel)
+                 : v * static_cast<int>(std::min<int64_t>(3, outCols / v));
+  v = dividingWidth(cols, v);
+  // A packed tile must start on a panel: no shifted tail. Widths that the
+  // tile divides need no tail at all; others guard the last tile (it
+  // computes its whole panel, whose padding is zeros, and stores only the
+  // columns that exist).
+  TailStrategy tail = outCols % cols == 0 ? TailStrategy::RoundUp
+                      : panel > 0         ? TailStrategy::GuardWithIf
+                                          : TailStrategy::ShiftInwards;
   Var co("co"), ci("ci"), no("no"), ni("ni");
-  out.split(c, co, ci, cols, TailStrategy::ShiftInwards)
+  out.split(c, co, ci, cols, tail)
       .split(n, no, ni, tileRows, TailStrategy::GuardWithIf)
       .reorder(ci, ni, no, co)
       .parallel(co);
   if (v > 1)
     out.vectorize(ci, v);
   out.unroll(ci).unroll(ni);
-  for (auto [prod, r] : prods) {
-    prod.compute_at(out, no);
+  for (const Product &p : prods) {
+    Func prod = p.prod;
+    prod.compute_at(out, no).bound_extent(c, cols);
     if (v > 1)
       prod.vectorize(c, v);
     prod.unroll(c).unroll(n);
-    prod.update().reorder(c, n, r.x);
+    prod.update().reorder(c, n, p.r.x);
     if (v > 1)
       prod.update().vectorize(c, v);
     prod.update().unroll(c).unroll(n);
   }
+  // Decode (N = 1) gets its own copy of the loop nest, where the row
+  // guards of a partial tile fold away: the accumulators of one row stay in
+  // registers instead of a heap-allocated, guarded tile.
+  // The condition is on the kernel's output rows, the extent the loop
+  // bounds are written in.
+  out.specialize(outRows == 1);
 }
 
 Expr KernelBuilder::activation(Expr x) const {
@@ -387,9 +492,9 @@ BuiltKernel KernelBuilder::qkv() {
   ImageParam x = rowsParam("x", D);
   std::optional<ImageParam> gamma, beta;
   normParams(gamma, beta, D);
-  ImageParam wq = matrixParam("wq", D, H * K);
-  ImageParam wk = matrixParam("wk", D, G * K);
-  ImageParam wv = matrixParam("wv", D, G * K);
+  Matrix wq = matrix("wq", D, H * K);
+  Matrix wk = matrix("wk", D, G * K);
+  Matrix wv = matrix("wv", D, G * K);
   std::optional<ImageParam> bq, bk, bv;
   if (d.bias) {
     bq = vectorParam("bq", H * K);
@@ -414,25 +519,25 @@ BuiltKernel KernelBuilder::qkv() {
   }
 
   struct Part {
-    Func out, pre, prod;
-    RDom r;
+    Func out, pre;
+    Product prod;
     int64_t width;
   };
-  auto project = [&](const std::string &name, ImageParam w,
+  auto project = [&](const std::string &name, const Matrix &w,
                      const std::optional<ImageParam> &b, int64_t width,
                      bool rotate) {
     Part p;
     p.width = width;
-    p.prod = product(name + "_prod", xn, D, w, b ? (*b)(c) : Expr(0.0f), p.r);
+    p.prod = product(name + "_prod", xn, D, w, b ? (*b)(c) : Expr(0.0f));
     p.out = Func(name);
     if (!rotate) {
-      p.out(c, n) = p.prod(c, n);
+      p.out(c, n) = p.prod.value;
       return p;
     }
     // Rotate-half within each head: feature ii of head base pairs with
     // base + (ii + K/2) % K; the lower half subtracts, the upper adds.
     p.pre = Func(name + "_pre");
-    p.pre(c, n) = p.prod(c, n);
+    p.pre(c, n) = p.prod.value;
     Expr ii = c % static_cast<int>(K);
     Expr half = static_cast<int>(K / 2);
     Expr base = (c / static_cast<int>(K)) * static_cast<int>(K);
@@ -455,10 +560,10 @@ BuiltKernel KernelBuilder::qkv() {
   for (Part &p : parts) {
     if (p.pre.defined()) {
       p.pre.compute_root();
-      tileProducts(p.pre, p.width, {{p.prod, p.r}});
+      tileProducts(p.pre, p.width, {p.prod});
       rowwise(p.out, p.width);
     } else {
-      tileProducts(p.out, p.width, {{p.prod, p.r}});
+      tileProducts(p.out, p.width, {p.prod});
     }
   }
   if (d.rope) {
@@ -524,7 +629,8 @@ BuiltKernel KernelBuilder::attention() {
   // accumulators of `dot` and `acc` are fixed-size and stay in registers.
   int dv = dividingWidth(K, vec);
   int accVecs = K / dv;
-  int tq = std::max(1, std::min(8, 24 / accVecs));
+  int tq = d.queryTile > 0 ? static_cast<int>(d.queryTile)
+                          : std::max(1, std::min(8, 24 / accVecs));
   Var hc("hc"), dc("dc"), no("no"), ni("ni"), jo("jo"), ji("ji");
   o.split(c, hc, dc, K)
       .split(n, no, ni, tq, TailStrategy::GuardWithIf)
@@ -559,7 +665,7 @@ BuiltKernel KernelBuilder::attention() {
 BuiltKernel KernelBuilder::projResidual() {
   int64_t In = d.in, D = d.d;
   ImageParam a = rowsParam("a", In);
-  ImageParam w = matrixParam("w", In, D);
+  Matrix w = matrix("w", In, D);
   std::optional<ImageParam> b;
   if (d.bias)
     b = vectorParam("b", D);
@@ -569,22 +675,21 @@ BuiltKernel KernelBuilder::projResidual() {
   Expr init = r(c, n);
   if (b)
     init += (*b)(c);
-  RDom rk;
-  Func prod = product("prod", wrap(a, "ain"), In, w, init, rk);
+  Product prod = product("prod", wrap(a, "ain"), In, w, init);
   Func y("y");
   if (d.norm == KernelNorm::None) {
-    y(c, n) = prod(c, n);
+    y(c, n) = prod.value;
     constrainOutput(y, D);
-    tileProducts(y, D, {{prod, rk}});
+    tileProducts(y, D, {prod});
     return finish({y});
   }
   // Post-norm: a row must be complete before it is normalised.
   Func pre("y_pre");
-  pre(c, n) = prod(c, n);
+  pre(c, n) = prod.value;
   y = normRows(pre, D, *gamma, beta, "y");
   constrainOutput(y, D);
   pre.compute_root();
-  tileProducts(pre, D, {{prod, rk}});
+  tileProducts(pre, D, {prod});
   rowwise(y, D);
   return finish({y});
 }
@@ -594,24 +699,24 @@ BuiltKernel KernelBuilder::mlpUp() {
   ImageParam x = rowsParam("x", D);
   std::optional<ImageParam> gamma, beta;
   normParams(gamma, beta, D);
-  ImageParam w1 = matrixParam("w1", D, F);
-  std::optional<ImageParam> b1, b3, w3;
+  Matrix w1 = matrix("w1", D, F);
+  std::optional<ImageParam> b1, b3;
+  std::optional<Matrix> w3;
   if (d.bias)
     b1 = vectorParam("b1", F);
   if (d.gated) {
-    w3 = matrixParam("w3", D, F);
+    w3 = matrix("w3", D, F);
     if (d.bias)
       b3 = vectorParam("b3", F);
   }
   Func xn = d.norm == KernelNorm::None ? wrap(x, "xin")
                                        : normRows(x, D, *gamma, beta, "xn");
-  RDom r1, r3;
-  Func p1 = product("up", xn, D, w1, b1 ? (*b1)(c) : Expr(0.0f), r1);
-  Func p3;
-  Expr value = activation(p1(c, n));
+  Product p1 = product("up", xn, D, w1, b1 ? (*b1)(c) : Expr(0.0f));
+  Product p3;
+  Expr value = activation(p1.value);
   if (d.gated) {
-    p3 = product("gate", xn, D, *w3, b3 ? (*b3)(c) : Expr(0.0f), r3);
-    value = value * p3(c, n);
+    p3 = product("gate", xn, D, *w3, b3 ? (*b3)(c) : Expr(0.0f));
+    value = value * p3.value;
   }
   Func h("h");
   h(c, n) = value;
@@ -619,9 +724,9 @@ BuiltKernel KernelBuilder::mlpUp() {
 
   if (d.norm != KernelNorm::None)
     scheduleNormPrologue(xn, D);
-  std::vector<std::pair<Func, RDom>> prods = {{p1, r1}};
+  std::vector<Product> prods = {p1};
   if (d.gated)
-    prods.push_back({p3, r3});
+    prods.push_back(p3);
   tileProducts(h, F, prods);
   return finish({h});
 }
@@ -635,14 +740,13 @@ BuiltKernel KernelBuilder::head() {
                                        : normRows(x, D, *gamma, beta, "xn");
   Func logits("logits");
   if (!d.tied) {
-    ImageParam w = matrixParam("w", D, V);
-    RDom r;
-    Func prod = product("prod", xn, D, w, Expr(0.0f), r);
-    logits(c, n) = prod(c, n);
+    Matrix w = matrix("w", D, V);
+    Product prod = product("prod", xn, D, w, Expr(0.0f));
+    logits(c, n) = prod.value;
     constrainOutput(logits, V);
     if (d.norm != KernelNorm::None)
       scheduleNormPrologue(xn, D);
-    tileProducts(logits, V, {{prod, r}});
+    tileProducts(logits, V, {prod});
     return finish({logits});
   }
   // Tied: w is the token embedding [V, D]; each logit is a dot product of

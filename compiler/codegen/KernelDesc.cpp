@@ -24,6 +24,90 @@ const char *toString(KernelKind kind) {
   return "?";
 }
 
+const char *toString(WeightType type) {
+  switch (type) {
+  case WeightType::F32:
+    return "f32";
+  case WeightType::F16:
+    return "f16";
+  case WeightType::BF16:
+    return "bf16";
+  case WeightType::I8:
+    return "int8";
+  }
+  return "?";
+}
+
+std::optional<WeightType> parseWeightType(const std::string &name) {
+  for (WeightType t :
+       {WeightType::F32, WeightType::F16, WeightType::BF16, WeightType::I8})
+    if (name == toString(t))
+      return t;
+  return std::nullopt;
+}
+
+int weightTypeBytes(WeightType type) {
+  switch (type) {
+  case WeightType::F32:
+    return 4;
+  case WeightType::F16:
+  case WeightType::BF16:
+    return 2;
+  case WeightType::I8:
+    return 1;
+  }
+  return 4;
+}
+
+bool hasMatrices(KernelKind kind) {
+  return kind == KernelKind::QKV || kind == KernelKind::ProjResidual ||
+         kind == KernelKind::MLPUp || kind == KernelKind::Head;
+}
+
+std::vector<int> matrixInputs(const KernelDesc &d) {
+  int norms = d.norm == KernelNorm::None    ? 0
+              : d.norm == KernelNorm::Layer ? 2
+                                            : 1;
+  switch (d.kind) {
+  case KernelKind::QKV: // x, [gamma, beta], wq, wk, wv, ...
+    return {1 + norms, 2 + norms, 3 + norms};
+  case KernelKind::ProjResidual: // a, w, ...
+    return {1};
+  case KernelKind::MLPUp: { // x, [gamma, beta], w1, [b1], [w3, [b3]]
+    std::vector<int> m = {1 + norms};
+    if (d.gated)
+      m.push_back(2 + norms + (d.bias ? 1 : 0));
+    return m;
+  }
+  case KernelKind::Head: // x, [gamma, beta], w
+    return {1 + norms};
+  default:
+    return {};
+  }
+}
+
+int64_t panelFor(const KernelDesc &d, int64_t cols) {
+  if (d.panel <= 0)
+    return 0;
+  if (cols >= d.panel) {
+    // A panel that divides the width wastes nothing: with the default of 3
+    // vectors, try 2 and 1 before padding the last panel with zeros.
+    if (cols % d.panel != 0 && d.panel % 3 == 0)
+      for (int64_t p : {d.panel * 2 / 3, d.panel / 3})
+        if (cols % p == 0)
+          return p;
+    return d.panel;
+  }
+  int64_t p = 1;
+  while (p * 2 <= cols)
+    p *= 2;
+  return p;
+}
+
+int64_t groupFor(const KernelDesc &d, int64_t in) {
+  return d.group > 0 && in % d.group == 0 ? d.group : in;
+}
+
 namespace {
 const char *normTag(KernelNorm n) {
   switch (n) {
@@ -106,6 +190,16 @@ std::string KernelDesc::symbol() const {
   }
   if (bias)
     s += "_bias";
+  if (hasMatrices(kind) && weightType != WeightType::F32)
+    s += std::string("_w") + tfc::toString(weightType);
+  if (panel > 0)
+    num("p", panel);
+  if (tileRows > 0)
+    num("r", tileRows);
+  if (queryTile > 0)
+    num("q", queryTile);
+  if (group > 0)
+    num("g", group);
   return s;
 }
 

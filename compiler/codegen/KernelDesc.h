@@ -54,6 +54,18 @@
 //   [w3 [D, F]; [b3 [F] if bias] if gated]  ->  h [N, F]
 //   h = act(xn w1 + b1) (* (xn w3 + b3) if gated).
 //
+// Matrix weights (wq, wk, wv, w, w1, w3 and the head's w: the right-hand
+// operands of the products, [In, Cols]) have a storage type and a layout,
+// chosen after fusion (tfc compile --quantize, the target's vector width, a
+// tuning file): f32, f16 or bf16 (converted to f32 in registers), or int8
+// with one f32 scale per column (w = scale[c] * q[k, c], symmetric, per
+// output channel); row-major, or packed in column panels of P columns
+// ([ceil(Cols/P), In, P], zero-padded), so that one register tile of the
+// product streams one contiguous block of weights. With int8 the matrix
+// argument is followed by its scales [In/G, ceil(Cols/P)*P] (or [In/G,
+// Cols]): one per column and group of G input rows (G = groupFor()).
+// w[k, c] = scale[k/G, c] * q[k, c].
+//
 // Head (final norm + projection to the vocabulary)
 //   x [N, D]; [gamma; [beta]]; w: [V, D] if tied (the token embedding,
 //   used transposed), else [D, V]  ->  logits [N, V]
@@ -66,12 +78,15 @@
 #include "spec/ModelSpec.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace tfc {
 
 enum class KernelKind { Embed, QKV, Attention, ProjResidual, MLPUp, Head };
 enum class KernelNorm { None, Layer, RMS };
+enum class WeightType { F32, F16, BF16, I8 };
 
 struct KernelDesc {
   KernelKind kind = KernelKind::Embed;
@@ -96,6 +111,13 @@ struct KernelDesc {
   bool gated = false;
   bool tied = false;
   PositionKind positions = PositionKind::None; // Embed only
+  // Matrix weights and schedule (0 = the target's default).
+  WeightType weightType = WeightType::F32;
+  int64_t panel = 0;     // columns of a register tile and of a packed panel;
+                         // > 0 packs the matrices
+  int64_t tileRows = 0;  // rows of a register tile
+  int64_t queryTile = 0; // Attention: query rows per score tile
+  int64_t group = 0;     // int8: input rows per scale (0: one per column)
 
   /// A C identifier unique to this descriptor, e.g.
   /// "tfk_qkv_ln_d768_h12x12_k64_bias", used as the kernel's symbol.
@@ -104,6 +126,22 @@ struct KernelDesc {
 };
 
 const char *toString(KernelKind kind);
+const char *toString(WeightType type);
+std::optional<WeightType> parseWeightType(const std::string &name);
+/// Bytes of one element of `type`.
+int weightTypeBytes(WeightType type);
+
+/// Whether the kind has matrix weights (QKV, ProjResidual, MLPUp, Head).
+bool hasMatrices(KernelKind kind);
+/// Indices, among the kernel's inputs (KernelDesc.h order, without int8
+/// scales), of its matrix weights.
+std::vector<int> matrixInputs(const KernelDesc &d);
+/// The panel of a matrix of `cols` columns: d.panel, or the largest power
+/// of two <= cols when cols < d.panel; 0 when d.panel is 0.
+int64_t panelFor(const KernelDesc &d, int64_t cols);
+/// int8: the input rows that share a scale in a matrix of `in` rows: d.group
+/// when it divides `in`, else `in` (one scale per column).
+int64_t groupFor(const KernelDesc &d, int64_t in);
 
 } // namespace tfc
 

@@ -88,6 +88,17 @@ DictionaryAttr kernelDescAttr(MLIRContext *context, const KernelDesc &d) {
     flag("tied", d.tied);
     break;
   }
+  // Storage and schedule choices, only where they differ from the defaults.
+  if (hasMatrices(d.kind) && d.weightType != WeightType::F32)
+    attrs.append("weights", b.getStringAttr(toString(d.weightType)));
+  if (d.panel > 0)
+    i64("panel", d.panel);
+  if (d.tileRows > 0)
+    i64("tile_rows", d.tileRows);
+  if (d.queryTile > 0)
+    i64("query_tile", d.queryTile);
+  if (d.group > 0)
+    i64("group", d.group);
   return attrs.getDictionary(context);
 }
 
@@ -210,9 +221,70 @@ std::optional<KernelDesc> kernelDescOf(tfm::KernelOp op, std::string &error) {
     flag("tied", d.tied);
     break;
   }
+  if (auto a = dict.getAs<StringAttr>("weights")) {
+    std::optional<WeightType> t = parseWeightType(a.str());
+    if (t)
+      d.weightType = *t;
+    else
+      missing("weights");
+  }
+  auto optional = [&](const char *key, int64_t &out) {
+    if (!dict.get(key))
+      return;
+    i64(key, out);
+    if (ok && (out < 1 || out > 4096)) {
+      error = where + ": desc." + key + " must be in [1, 4096], found " +
+              std::to_string(out);
+      ok = false;
+    }
+  };
+  optional("panel", d.panel);
+  optional("tile_rows", d.tileRows);
+  optional("query_tile", d.queryTile);
+  optional("group", d.group);
   if (!ok)
     return std::nullopt;
   return d;
+}
+
+std::string baseSymbol(KernelDesc d) {
+  d.panel = d.tileRows = d.queryTile = 0;
+  return d.symbol();
+}
+
+bool applyKernelOptions(ModuleOp module, const KernelOptions &options,
+                        std::string &error) {
+  bool ok = true;
+  module.walk([&](tfm::KernelOp op) {
+    if (!ok)
+      return;
+    std::optional<KernelDesc> d = kernelDescOf(op, error);
+    if (!d) {
+      ok = false;
+      return;
+    }
+    if (hasMatrices(d->kind)) {
+      d->weightType = d->kind == KernelKind::Head ? options.headType
+                                                  : options.weightType;
+      if (options.vectorFloats > 0)
+        d->panel = 3 * options.vectorFloats;
+      if (d->weightType == WeightType::I8)
+        d->group = options.group;
+    }
+    auto tuned = options.tuning.find(baseSymbol(*d));
+    if (tuned != options.tuning.end()) {
+      const KernelTuning &t = tuned->second;
+      if (t.panel > 0 && hasMatrices(d->kind))
+        d->panel = t.panel;
+      if (t.tileRows > 0 && hasMatrices(d->kind))
+        d->tileRows = t.tileRows;
+      if (t.queryTile > 0 && d->kind == KernelKind::Attention)
+        d->queryTile = t.queryTile;
+    }
+    op.setDescAttr(kernelDescAttr(op.getContext(), *d));
+    op.setSymbolAttr(FlatSymbolRefAttr::get(op.getContext(), d->symbol()));
+  });
+  return ok;
 }
 
 } // namespace tfc

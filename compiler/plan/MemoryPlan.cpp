@@ -56,6 +56,36 @@ std::string cIdentifier(const std::string &name) {
   return s;
 }
 
+/// The index of `w` in plan.weights, added if new.
+static int32_t weightSlot(Plan &plan, const PlanWeight &w) {
+  for (size_t i = 0; i < plan.weights.size(); ++i)
+    if (plan.weights[i].sameAs(w))
+      return static_cast<int32_t>(i);
+  plan.weights.push_back(w);
+  return static_cast<int32_t>(plan.weights.size() - 1);
+}
+
+/// Drops weights no step reads (a matrix the kernels read converted or
+/// packed is loaded only in that form) and renumbers the arguments.
+static void dropUnusedWeights(Plan &plan) {
+  std::vector<int32_t> remap(plan.weights.size(), -1);
+  for (const PlanStep &s : plan.steps)
+    for (const PlanArg &a : s.args)
+      if (a.kind == PlanArg::Weight)
+        remap[a.index] = 0;
+  std::vector<PlanWeight> kept;
+  for (size_t i = 0; i < plan.weights.size(); ++i)
+    if (remap[i] == 0) {
+      remap[i] = static_cast<int32_t>(kept.size());
+      kept.push_back(plan.weights[i]);
+    }
+  for (PlanStep &s : plan.steps)
+    for (PlanArg &a : s.args)
+      if (a.kind == PlanArg::Weight)
+        a.index = remap[a.index];
+  plan.weights = std::move(kept);
+}
+
 bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
   auto func = module.lookupSymbol<func::FuncOp>("forward");
   if (!func) {
@@ -169,6 +199,50 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
       }
       step.args.push_back(arg);
     }
+    // Matrices in their storage type and layout (KernelDesc.h); an int8
+    // matrix is followed by its per-column scales.
+    if (hasMatrices(desc->kind) &&
+        (desc->panel > 0 || desc->weightType != WeightType::F32)) {
+      std::vector<int> mats = matrixInputs(*desc);
+      std::vector<PlanArg> args;
+      for (size_t i = 0; i < step.args.size(); ++i) {
+        PlanArg arg = step.args[i];
+        if (!llvm::is_contained(mats, static_cast<int>(i)) ||
+            arg.kind != PlanArg::Weight) {
+          args.push_back(arg);
+          continue;
+        }
+        PlanWeight w = plan.weights[arg.index];
+        if (w.dims.size() != 2) {
+          error = "kernel " + symbol + ": matrix weight '" + w.name +
+                  "' is not 2-D";
+          return false;
+        }
+        int64_t in = w.dims[0], cols = w.dims[1];
+        w.type = desc->weightType;
+        w.panel = panelFor(*desc, cols);
+        w.group = w.type == WeightType::I8 ? groupFor(*desc, in) : 0;
+        int64_t padded =
+            w.panel > 0 ? (cols + w.panel - 1) / w.panel * w.panel : cols;
+        w.dims = w.panel > 0 ? std::vector<int64_t>{padded / w.panel, in,
+                                                    w.panel}
+                             : std::vector<int64_t>{in, cols};
+        arg.index = weightSlot(plan, w);
+        arg.dims = w.dims;
+        args.push_back(arg);
+        if (w.type == WeightType::I8) {
+          PlanWeight scales = w;
+          scales.scales = true;
+          scales.dims = {in / w.group, padded};
+          PlanArg s;
+          s.kind = PlanArg::Weight;
+          s.index = weightSlot(plan, scales);
+          s.dims = scales.dims;
+          args.push_back(s);
+        }
+      }
+      step.args = std::move(args);
+    }
     // Kernels that depend on positions take the first row's position.
     if (desc->kind == KernelKind::Embed || desc->kind == KernelKind::QKV) {
       PlanArg pos;
@@ -209,6 +283,8 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
     }
     plan.steps.push_back(std::move(step));
   }
+
+  dropUnusedWeights(plan);
 
   // First-fit placement: a buffer may share memory with any buffer whose
   // live range does not intersect its own (ranges include the defining and
@@ -269,10 +345,19 @@ std::string printPlan(const Plan &plan) {
       case PlanArg::Tokens:
         os << "tokens";
         break;
-      case PlanArg::Weight:
-        os << plan.weights[arg.index].name
-           << (plan.weights[arg.index].transposed ? "^T" : "");
+      case PlanArg::Weight: {
+        const PlanWeight &w = plan.weights[arg.index];
+        os << w.name << (w.transposed ? "^T" : "");
+        if (w.scales)
+          os << ":scales";
+        else if (w.type != WeightType::F32 || w.panel > 0)
+          os << ":" << toString(w.type);
+        if (w.panel > 0)
+          os << "/p" << w.panel;
+        if (w.group > 0)
+          os << "/g" << w.group;
         break;
+      }
       case PlanArg::Arena:
         os << "%" << plan.buffers[arg.index].name;
         break;
@@ -290,6 +375,15 @@ std::string printPlan(const Plan &plan) {
     }
     os << ")\n";
   }
+  int64_t weightBytes = 0;
+  for (const PlanWeight &w : plan.weights) {
+    int64_t count = 1;
+    for (int64_t d : w.dims)
+      count *= d;
+    weightBytes += count * (w.scales ? 4 : weightTypeBytes(w.type));
+  }
+  os << "\nweights: " << plan.weights.size() << " tensors, " << weightBytes
+     << " bytes as the kernels read them\n";
   os << "\nbuffers (arena offset, size, live steps):\n";
   for (const PlanBuffer &b : plan.buffers)
     os << "  %" << b.name << " " << dimsString(b.dims) << "  offset "
@@ -338,7 +432,9 @@ std::string emitPlanSource(const Plan &plan, const std::string &cName,
   os << "\nstatic const tfc_weight_info weights[] = {\n";
   for (const PlanWeight &w : plan.weights)
     os << "  {" << cString(w.name) << ", " << dimsInit(w.dims) << ", "
-       << (w.transposed ? 1 : 0) << "},\n";
+       << (w.transposed ? 1 : 0) << ", "
+       << (w.scales ? 0 : static_cast<int>(w.type)) << ", " << w.panel << ", "
+       << (w.scales ? 1 : 0) << ", " << w.group << "},\n";
   os << "};\n\nstatic const tfc_kernel kernels[] = {\n";
   for (const KernelDesc &k : plan.kernels)
     os << "  {\"" << k.symbol() << "\", " << k.symbol() << "_argv},\n";

@@ -55,8 +55,18 @@ struct PlanStep {
 
 struct PlanWeight {
   std::string name;
-  std::vector<int64_t> dims;
-  bool transposed = false; // the 2-D tensor `name`, transposed at load time
+  std::vector<int64_t> dims; // as the kernels see it
+  bool transposed = false;   // the 2-D tensor `name`, transposed at load time
+  // Matrices (KernelDesc.h): storage type, packed panel width (0: row-major)
+  // and, for int8, whether this entry is the per-column scales of `name`.
+  WeightType type = WeightType::F32;
+  int64_t panel = 0;
+  int64_t group = 0; // int8: input rows per scale
+  bool scales = false;
+  bool sameAs(const PlanWeight &o) const {
+    return name == o.name && transposed == o.transposed && type == o.type &&
+           panel == o.panel && group == o.group && scales == o.scales;
+  }
 };
 
 struct Plan {
