@@ -6,6 +6,7 @@
 //
 //   OUT --weights W.safetensors --tokens "1 2 3" [--dump-logits F]
 //       [--threads T] [--bench [--bench-tokens N] [--bench-runs R]]
+//       [--bench-decode T [--bench-tokens P] [--bench-runs R]]
 //       [--max-tokens K [--temperature T] [--top-k K] [--top-p P] [--seed S]]
 //       [--profile]
 //
@@ -50,6 +51,7 @@ struct Options {
   bool bench = false, profile = false, help = false;
   int64_t benchTokens = 0; // 0: the given tokens, or min(512, max_seq)
   int64_t benchRuns = 10;
+  int64_t benchDecode = 0; // --bench-decode T: time T decode steps
 };
 
 struct Failure {
@@ -114,6 +116,11 @@ void printUsage(const char *prog, const tfc_model *m, FILE *out) {
       "  --bench              time forward passes: a warm-up, then R runs\n"
       "  --bench-tokens N     benchmark N random token ids (fixed seed)\n"
       "  --bench-runs R       timed runs (default 10)\n"
+      "  --bench-decode T     time T one-token decode steps after a prefill "
+      "of\n"
+      "                       --bench-tokens P random ids (default 128, at "
+      "most\n"
+      "                       max_seq - T); a warm-up, then R runs\n"
       "  --profile            print time per kernel after the run\n"
       "generation (prefill the tokens, then decode with the KV cache):\n"
       "  --prompt \"TEXT\"      the prompt as text (the spec's tokenizer)\n"
@@ -170,7 +177,7 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
                arg == "--top-k" || arg == "--top-p" || arg == "--seed" ||
                arg == "--stop-token" || arg == "--dump-decode-logits" ||
                arg == "--prompt" || arg == "--tokenizer-dir" ||
-               arg == "--batch") {
+               arg == "--batch" || arg == "--bench-decode") {
       if (!takeValue())
         return usage(arg + " needs a value");
       int64_t v;
@@ -183,7 +190,12 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
         out = d;
         return true;
       };
-      if (arg == "--batch") {
+      if (arg == "--bench-decode") {
+        if (!parseInt(value, 1, INT32_MAX, opt.benchDecode))
+          return usage("--bench-decode: expected an integer >= 1 (decode "
+                       "steps), found '" +
+                       value + "'");
+      } else if (arg == "--batch") {
         if (!parseInt(value, 1, 4096, opt.batch))
           return usage("--batch: expected an integer in [1, 4096], found '" +
                        value + "'");
@@ -262,10 +274,24 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
     return usage("--tokens and --prompt: give one of them");
   if (opt.havePrompt && opt.prompt.empty())
     return usage("--prompt: the prompt is empty");
-  if (!opt.haveTokens && !opt.havePrompt && !opt.bench)
+  if (opt.bench && opt.benchDecode)
+    return usage("--bench (full forwards) and --bench-decode are separate "
+                 "runs");
+  bool benching = opt.bench || opt.benchDecode;
+  if (!opt.haveTokens && !opt.havePrompt && !benching)
     return usage("--tokens or --prompt is required (or --bench)");
-  if ((opt.benchTokens || opt.benchRuns != 10) && !opt.bench)
+  // (--bench-decode takes them too; the message predates it.)
+  if ((opt.benchTokens || opt.benchRuns != 10) && !benching)
     return usage("--bench-tokens and --bench-runs need --bench");
+  if (opt.benchDecode && (opt.haveTokens || opt.havePrompt))
+    return usage("--bench-decode uses random ids: give --bench-tokens P, "
+                 "not --tokens or --prompt");
+  if (opt.benchDecode && !opt.dumpLogits.empty())
+    return usage("--dump-logits writes a forward's logits: not with "
+                 "--bench-decode");
+  if (opt.benchDecode && opt.maxTokens >= 0)
+    return usage("--max-tokens (generation) and --bench-decode are separate "
+                 "runs");
   if (!opt.dumpDecode.empty() && opt.maxTokens < 0)
     return usage("--dump-decode-logits needs --max-tokens");
   if (opt.batch > 1 && opt.maxTokens < 0)
@@ -529,6 +555,64 @@ bool generateBatch(const Options &opt, const tfc_model *m, const tfc_weights *w,
   return ok;
 }
 
+/// Median of a sorted, non-empty list.
+double medianOf(const std::vector<double> &sorted) {
+  size_t c = sorted.size();
+  return c % 2 ? sorted[c / 2] : (sorted[c / 2 - 1] + sorted[c / 2]) / 2;
+}
+
+/// --bench-decode T: prefill P random ids (untimed), then time T one-token
+/// steps fed with the next ids of the same fixed stream (not sampled, so
+/// every run and every engine sees the same tokens). A shorter warm-up run
+/// first, then opt.benchRuns runs; a run's figure is its mean ms per token.
+bool benchDecode(const Options &opt, const tfc_model *m, tfc_context *ctx,
+                 Failure &fail) {
+  int64_t steps = opt.benchDecode;
+  int64_t prompt = opt.benchTokens ? opt.benchTokens
+                                   : std::min<int64_t>(128, m->max_seq - steps);
+  if (prompt < 1 || prompt + steps > m->max_seq) {
+    fail = {1, "--bench-decode " + std::to_string(steps) +
+                   " after a prompt of " + std::to_string(prompt) +
+                   " tokens needs " + std::to_string(prompt + steps) +
+                   " positions, but max_seq is " + std::to_string(m->max_seq)};
+    return false;
+  }
+  std::vector<int32_t> ids = randomTokens(prompt + steps, m->vocab);
+  std::vector<float> row(size_t(m->output_cols));
+  auto once = [&](int64_t count, double &ms) {
+    tfc_reset(ctx);
+    if (tfc_append(ctx, ids.data(), prompt, row.data(), 0) != 0)
+      return false;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int64_t s = 0; s < count; ++s)
+      if (tfc_append(ctx, &ids[size_t(prompt + s)], 1, row.data(), 0) != 0)
+        return false;
+    ms = msSince(t0) / double(count);
+    return true;
+  };
+  double ms = 0;
+  bool ok = once(std::min<int64_t>(steps, 8), ms); // warm-up
+  if (ok && opt.profile)
+    tfc_profile_enable(ctx, 1);
+  std::vector<double> times;
+  for (int64_t r = 0; ok && r < opt.benchRuns; ++r) {
+    ok = once(steps, ms);
+    times.push_back(ms);
+  }
+  if (!ok) {
+    fail = {1, tfc_context_error(ctx)};
+    return false;
+  }
+  std::sort(times.begin(), times.end());
+  double median = medianOf(times);
+  std::printf("bench-decode: prompt %" PRId64 " tokens, %" PRId64
+              " steps, %zu runs: median %.3f ms/token, min %.3f ms/token, "
+              "max %.3f ms/token, %.1f tokens/s\n",
+              prompt, steps, times.size(), median, times.front(), times.back(),
+              median > 0 ? 1000.0 / median : 0.0);
+  return true;
+}
+
 /// The run after the options are known; returns 0 or sets `fail`.
 int run(const Options &opt, const tfc_model *m, Failure &fail) {
   std::vector<int32_t> tokens;
@@ -619,7 +703,9 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
   };
 
   bool ok = true;
-  if (opt.bench) {
+  if (opt.benchDecode) {
+    ok = benchDecode(opt, m, ctx, fail);
+  } else if (opt.bench) {
     ok = forward(); // warm-up: thread pool start, page faults, caches
     if (ok && opt.profile)
       tfc_profile_enable(ctx, 1);
@@ -632,8 +718,7 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
     if (ok) {
       std::sort(times.begin(), times.end());
       size_t c = times.size();
-      double median =
-          c % 2 ? times[c / 2] : (times[c / 2 - 1] + times[c / 2]) / 2;
+      double median = medianOf(times);
       std::printf("bench: %" PRId64 " tokens, %zu runs: median %.3f ms, "
                   "min %.3f ms, max %.3f ms, %.1f tokens/s\n",
                   n, c, median, times.front(), times.back(),

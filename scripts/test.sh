@@ -11,6 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
+# The peer benchmark's quick run is a test: ONNX Runtime (npm) and Debian's
+# python3-torch for the ONNX export.
+bash bench/peer/setup.sh
 
 echo "== release build =="
 bash scripts/build.sh build

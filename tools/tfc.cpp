@@ -108,9 +108,8 @@ cl::opt<std::string> quantize(
     cl::init("f32"), cl::cat(tfcCategory));
 cl::opt<std::string> quantizeHead(
     "quantize-head",
-    cl::desc("compile: the head's matrix as f32, f16, bf16 or int8 (default: "
-             "as --quantize, but f16 with --quantize int8: the logits are "
-             "what sampling reads)"),
+    cl::desc("compile: the head's matrix as f32, f16, bf16 or int8 "
+             "(default: as --quantize)"),
     cl::init(""), cl::cat(tfcCategory));
 cl::opt<int64_t> quantizeGroup(
     "quantize-group",
@@ -274,8 +273,6 @@ bool kernelOptions(KernelOptions &options, std::string &error) {
     return false;
   }
   options.weightType = options.headType = *type;
-  if (*type == WeightType::I8)
-    options.headType = WeightType::F16;
   if (!quantizeHead.empty()) {
     std::optional<WeightType> head = parseWeightType(quantizeHead);
     if (!head) {

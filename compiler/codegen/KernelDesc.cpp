@@ -90,9 +90,13 @@ int64_t panelFor(const KernelDesc &d, int64_t cols) {
   if (d.panel <= 0)
     return 0;
   if (cols >= d.panel) {
-    // A panel that divides the width wastes nothing: with the default of 3
-    // vectors, try 2 and 1 before padding the last panel with zeros.
-    if (cols % d.panel != 0 && d.panel % 3 == 0)
+    // Zero-padding the last panel costs the padded columns' work; a
+    // narrower tile costs register blocking on every column. Pad when that
+    // adds at most 1/8 (LLaMA's 5632 = 117.3 x 48), else, with the default
+    // of 3 vectors, try 2 and 1 that divide the width.
+    int64_t padded = (cols + d.panel - 1) / d.panel * d.panel;
+    if (cols % d.panel != 0 && (padded - cols) * 8 > cols &&
+        d.panel % 3 == 0)
       for (int64_t p : {d.panel * 2 / 3, d.panel / 3})
         if (cols % p == 0)
           return p;

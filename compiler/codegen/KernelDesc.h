@@ -136,8 +136,10 @@ bool hasMatrices(KernelKind kind);
 /// Indices, among the kernel's inputs (KernelDesc.h order, without int8
 /// scales), of its matrix weights.
 std::vector<int> matrixInputs(const KernelDesc &d);
-/// The panel of a matrix of `cols` columns: d.panel, or the largest power
-/// of two <= cols when cols < d.panel; 0 when d.panel is 0.
+/// The panel of a matrix of `cols` columns: d.panel (the last panel padded
+/// when that adds at most 1/8 of the columns), else 2/3 or 1/3 of it when
+/// that divides `cols`, else d.panel padded; the largest power of two <=
+/// cols when cols < d.panel; 0 when d.panel is 0.
 int64_t panelFor(const KernelDesc &d, int64_t cols);
 /// int8: the input rows that share a scale in a matrix of `in` rows: d.group
 /// when it divides `in`, else `in` (one scale per column).

@@ -60,3 +60,12 @@ if sanitize:
     config.available_features.add("sanitize-" + sanitize)
 config.substitutions.append(("%models", os.path.join(repo, "models")))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
+
+# bench/peer-bench.sh's quick run needs ONNX Runtime for Node and torch for
+# the ONNX export (bench/peer/setup.sh installs both; scripts/test.sh runs
+# it, so CI always has the feature).
+import subprocess
+if os.path.exists(os.path.join(repo, "bench/peer/node_modules/onnxruntime-node/package.json")) and \
+   subprocess.call(["/usr/bin/python3", "-c", "import torch, numpy, yaml"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
+    config.available_features.add("peer-bench")
