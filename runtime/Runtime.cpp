@@ -444,26 +444,24 @@ tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
     if (std::optional<tfc::WeightLayout> seen = tfc::detectLayout(*file))
       layout = *seen;
   }
-  // COST: loadWeights maps the file a second time and converts every tensor
-  // of the manifest to double (8 bytes per weight), and below we copy the
-  // plan's tensors once more to f32. Peak memory is about 3x the f32 size.
-  // A later change maps f32 native files directly (zero-copy) and converts
-  // only what needs converting.
-  std::map<std::string, tfc::RefTensor> native;
-  if (!tfc::loadWeights(*spec, path, layout, native, error)) {
-    setError(err, err_size, error);
-    return nullptr;
-  }
-
+  // Each plan weight's storage form and size come from the manifest's
+  // shapes, so the storage is allocated before the file is read; then the
+  // file's tensors stream through one at a time (streamWeights holds one in
+  // double precision) and each is converted straight into the plan weights
+  // that read it. Peak memory: the storage plus the largest tensor.
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const tfc::TensorInfo &t : tfc::buildManifest(*spec))
+    shapes[t.name] = t.shape;
   auto weights = std::make_unique<tfc_weights>();
   weights->model = model;
   std::vector<int64_t> offsets(size_t(model->num_weights));
   std::vector<tfc::WeightForm> forms(size_t(model->num_weights));
-  int64_t total = 0; // bytes
+  std::multimap<std::string, int32_t> readers; // file tensor -> plan weights
+  int64_t total = 0;                           // bytes
   for (int32_t w = 0; w < model->num_weights; ++w) {
     const tfc_weight_info &info = model->weights[w];
-    auto it = native.find(info.name);
-    if (it == native.end()) {
+    auto it = shapes.find(info.name);
+    if (it == shapes.end()) {
       setError(err, err_size,
                std::string(path) + ": tensor '" + info.name +
                    "' is used by the plan but is not in the manifest of "
@@ -471,13 +469,14 @@ tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
                    spec->name + "' (the plan and its spec disagree)");
       return nullptr;
     }
-    if (!tfc::weightForm(info, it->second.shape, forms[size_t(w)], error)) {
+    if (!tfc::weightForm(info, it->second, forms[size_t(w)], error)) {
       setError(err, err_size, std::string(path) + ": " + error);
       return nullptr;
     }
     offsets[size_t(w)] = total;
     total += (forms[size_t(w)].bytes + int64_t(kAlign) - 1) /
              int64_t(kAlign) * int64_t(kAlign);
+    readers.emplace(info.name, w);
   }
   weights->storage = static_cast<uint8_t *>(allocBytes(total));
   if (!weights->storage) {
@@ -487,16 +486,26 @@ tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
     return nullptr;
   }
   weights->tensors.resize(size_t(model->num_weights));
-  for (int32_t w = 0; w < model->num_weights; ++w) {
-    const tfc_weight_info &info = model->weights[w];
-    uint8_t *dst = weights->storage + offsets[size_t(w)];
-    if (!tfc::storeWeight(info, forms[size_t(w)],
-                          native.find(info.name)->second.data.data(), dst,
-                          error)) {
-      setError(err, err_size, std::string(path) + ": " + error);
-      return nullptr;
-    }
-    weights->tensors[size_t(w)] = dst;
+  bool ok = tfc::streamWeights(
+      *spec, path, layout,
+      [&](const std::string &name, tfc::RefTensor &&t, std::string &e) {
+        auto [first, last] = readers.equal_range(name);
+        for (auto r = first; r != last; ++r) {
+          int32_t w = r->second;
+          uint8_t *dst = weights->storage + offsets[size_t(w)];
+          if (!tfc::storeWeight(model->weights[w], forms[size_t(w)],
+                                t.data.data(), dst, e)) {
+            e = std::string(path) + ": " + e;
+            return false;
+          }
+          weights->tensors[size_t(w)] = dst;
+        }
+        return true;
+      },
+      error);
+  if (!ok) {
+    setError(err, err_size, error);
+    return nullptr;
   }
   return weights.release();
 }

@@ -510,6 +510,19 @@ bool toLayout(const ModelSpec &spec, WeightLayout layout,
 bool fromLayout(const ModelSpec &spec, WeightLayout layout,
                 const SafetensorsFile &file,
                 std::map<std::string, RefTensor> &native, std::string &error) {
+  native.clear();
+  return fromLayoutEach(
+      spec, layout, file,
+      [&](const std::string &name, RefTensor &&t, std::string &) {
+        native[name] = std::move(t);
+        return true;
+      },
+      error);
+}
+
+bool fromLayoutEach(const ModelSpec &spec, WeightLayout layout,
+                    const SafetensorsFile &file, const NativeSink &sink,
+                    std::string &error) {
   // Detect the optional prefix: a GPT2LMHeadModel file says
   // "transformer.h.0...", a GPT2Model file "h.0...".
   std::string prefix;
@@ -524,9 +537,9 @@ bool fromLayout(const ModelSpec &spec, WeightLayout layout,
     error = file.path() + ": " + error;
     return false;
   }
-  native.clear();
   std::set<std::string> used;
   std::vector<double> values;
+  std::map<std::string, RefTensor> part;
   for (const Rule &rule : rules) {
     const SafetensorsEntry *entry = file.find(rule.file);
     if (!entry) {
@@ -543,7 +556,11 @@ bool fromLayout(const ModelSpec &spec, WeightLayout layout,
     }
     if (!readFloats(file, *entry, values, error))
       return false;
-    fileToNative(rule, values, native);
+    part.clear();
+    fileToNative(rule, values, part);
+    for (auto &[name, tensor] : part)
+      if (!sink(name, std::move(tensor), error))
+        return false;
     used.insert(rule.file);
   }
 

@@ -20,6 +20,7 @@
 #include "reference/RefTensor.h"
 #include "spec/ModelSpec.h"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -54,6 +55,17 @@ bool toLayout(const ModelSpec &spec, WeightLayout layout,
 bool fromLayout(const ModelSpec &spec, WeightLayout layout,
                 const SafetensorsFile &file,
                 std::map<std::string, RefTensor> &native, std::string &error);
+
+/// fromLayout one tensor at a time: each native tensor goes to `sink` as soon
+/// as its file tensor is read (a fused file tensor yields several), so at
+/// most one file tensor is held in double precision. A false return from
+/// `sink` stops with its error.
+using NativeSink = std::function<bool(const std::string &name, RefTensor &&t,
+                                      std::string &error)>;
+bool fromLayoutEach(const ModelSpec &spec, WeightLayout layout,
+                    const SafetensorsFile &file, const NativeSink &sink,
+                    std::string &error);
+
 
 } // namespace tfc
 

@@ -6,6 +6,8 @@
 
 #include "SafetensorsReader.h"
 
+#include <set>
+
 namespace tfc {
 
 namespace {
@@ -51,9 +53,9 @@ std::optional<WeightLayout> detectLayout(const SafetensorsFile &file) {
   return std::nullopt;
 }
 
-bool loadWeights(const ModelSpec &spec, const std::string &path,
-                 WeightLayout layout, std::map<std::string, RefTensor> &out,
-                 std::string &error) {
+bool streamWeights(const ModelSpec &spec, const std::string &path,
+                   WeightLayout layout, const NativeSink &sink,
+                   std::string &error) {
   std::unique_ptr<SafetensorsFile> file = SafetensorsFile::open(path, error);
   if (!file)
     return false;
@@ -66,7 +68,31 @@ bool loadWeights(const ModelSpec &spec, const std::string &path,
             toString(layout) + "'";
     return false;
   }
-  if (!fromLayout(spec, layout, *file, out, error)) {
+  // fromLayoutEach builds its rules from the manifest; check each tensor
+  // anyway so a layout bug cannot hand a consumer misshapen tensors.
+  std::vector<TensorInfo> manifest = buildManifest(spec);
+  std::map<std::string, const TensorInfo *> expected;
+  for (const TensorInfo &t : manifest)
+    expected[t.name] = &t;
+  std::set<std::string> delivered;
+  auto checked = [&](const std::string &name, RefTensor &&t,
+                     std::string &err) {
+    auto it = expected.find(name);
+    if (it == expected.end() || !delivered.insert(name).second) {
+      err = path + ": internal error: layout '" +
+            std::string(toString(layout)) + "' produced tensor '" + name +
+            "' outside the manifest or twice";
+      return false;
+    }
+    if (t.shape != it->second->shape) {
+      err = path + ": tensor '" + name + "': expected shape " +
+            formatShape(it->second->shape) + ", found " +
+            formatShape(t.shape);
+      return false;
+    }
+    return sink(name, std::move(t), err);
+  };
+  if (!fromLayoutEach(spec, layout, *file, checked, error)) {
     // The usual cause of a missing or misshapen tensor is a file of another
     // model; tfc's own files say which model they were written for.
     auto model = file->metadata().find("tfc.model");
@@ -75,28 +101,25 @@ bool loadWeights(const ModelSpec &spec, const std::string &path,
                "', not '" + spec.name + "')";
     return false;
   }
-  // fromLayout builds its rules from the manifest; check the result anyway
-  // so a layout bug cannot hand the interpreter misshapen tensors.
-  std::vector<TensorInfo> manifest = buildManifest(spec);
-  for (const TensorInfo &t : manifest) {
-    auto it = out.find(t.name);
-    if (it == out.end()) {
+  for (const TensorInfo &t : manifest)
+    if (!delivered.count(t.name)) {
       error = path + ": missing tensor '" + t.name + "'";
       return false;
     }
-    if (it->second.shape != t.shape) {
-      error = path + ": tensor '" + t.name + "': expected shape " +
-              formatShape(t.shape) + ", found " + formatShape(it->second.shape);
-      return false;
-    }
-  }
-  if (out.size() != manifest.size()) {
-    error = path + ": internal error: layout '" +
-            std::string(toString(layout)) +
-            "' produced tensors outside the manifest";
-    return false;
-  }
   return true;
+}
+
+bool loadWeights(const ModelSpec &spec, const std::string &path,
+                 WeightLayout layout, std::map<std::string, RefTensor> &out,
+                 std::string &error) {
+  out.clear();
+  return streamWeights(
+      spec, path, layout,
+      [&](const std::string &name, RefTensor &&t, std::string &) {
+        out[name] = std::move(t);
+        return true;
+      },
+      error);
 }
 
 } // namespace tfc

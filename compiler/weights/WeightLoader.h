@@ -11,6 +11,7 @@
 #define TFC_WEIGHTS_WEIGHTLOADER_H
 
 #include "reference/RefTensor.h"
+#include "weights/Layouts.h"
 #include "spec/ModelSpec.h"
 
 #include <map>
@@ -31,6 +32,14 @@ class SafetensorsFile;
 bool loadWeights(const ModelSpec &spec, const std::string &path,
                  WeightLayout layout, std::map<std::string, RefTensor> &out,
                  std::string &error);
+
+/// loadWeights one tensor at a time (the same checks and messages): each
+/// native tensor goes to `sink` as soon as it is read and converted, so
+/// only one file tensor is held in double precision at once (the compiled
+/// runtime converts each into its own storage form right away).
+bool streamWeights(const ModelSpec &spec, const std::string &path,
+                   WeightLayout layout, const NativeSink &sink,
+                   std::string &error);
 
 /// The layout a file appears to use: its "tfc.layout" metadata if present,
 /// else guessed from characteristic tensor names (wte.weight ->
