@@ -25,6 +25,7 @@
 //   Medians: --benchmark_repetitions=5 --benchmark_report_aggregates_only.
 //
 //===----------------------------------------------------------------------===//
+#include "Ceilings.h"
 #include "codegen/HalideKernels.h"
 #include "tuning/Tuner.h"
 #include "tuning/TuningFile.h"
@@ -42,115 +43,9 @@
 #include <thread>
 #include <vector>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 using namespace tfc;
 
 namespace {
-
-// --- Ceilings -----------------------------------------------------------
-// As bench/fmapeak.cpp: independent FMA chains in registers, best of many
-// short passes; compiled per ISA with target attributes and picked at run
-// time, so this file needs no -march flag.
-constexpr int kChains = 12;
-
-#if defined(__x86_64__)
-__attribute__((target("avx512f"))) double chains512(long iters) {
-  __m512 acc[kChains];
-  for (int c = 0; c < kChains; ++c)
-    acc[c] = _mm512_set1_ps(float(c));
-  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
-  for (long i = 0; i < iters; ++i)
-    for (int c = 0; c < kChains; ++c)
-      acc[c] = _mm512_fmadd_ps(acc[c], a, b);
-  __m512 s = acc[0];
-  for (int c = 1; c < kChains; ++c)
-    s = _mm512_add_ps(s, acc[c]);
-  return _mm512_reduce_add_ps(s);
-}
-__attribute__((target("avx2,fma"))) double chains256(long iters) {
-  __m256 acc[kChains];
-  for (int c = 0; c < kChains; ++c)
-    acc[c] = _mm256_set1_ps(float(c));
-  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-  for (long i = 0; i < iters; ++i)
-    for (int c = 0; c < kChains; ++c)
-      acc[c] = _mm256_fmadd_ps(acc[c], a, b);
-  for (int c = 1; c < kChains; ++c)
-    acc[0] = _mm256_add_ps(acc[0], acc[c]);
-  float out[8];
-  _mm256_storeu_ps(out, acc[0]);
-  return out[0];
-}
-#endif
-double chainsScalar(long iters) {
-  float acc[kChains];
-  for (int c = 0; c < kChains; ++c)
-    acc[c] = float(c);
-  for (long i = 0; i < iters; ++i)
-    for (int c = 0; c < kChains; ++c)
-      acc[c] = acc[c] * 0.999999f + 1e-7f;
-  return acc[0];
-}
-
-double fmaPeakGflops(int threads, std::string &isa) {
-  int lanes = 1;
-  double (*fn)(long) = chainsScalar;
-  isa = "scalar";
-#if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx512f")) {
-    fn = chains512, lanes = 16, isa = "avx512";
-  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    fn = chains256, lanes = 8, isa = "avx2";
-  }
-#endif
-  const long iters = 2000000;
-  double best = 1e30;
-  std::vector<double> sink(static_cast<size_t>(threads));
-  for (int pass = 0; pass < 20; ++pass) {
-    auto t0 = std::chrono::steady_clock::now();
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t)
-      pool.emplace_back([&, t] { sink[size_t(t)] = fn(iters); });
-    for (auto &th : pool)
-      th.join();
-    best = std::min(best, std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - t0)
-                              .count());
-  }
-  benchmark::DoNotOptimize(sink.data());
-  return 2.0 * lanes * kChains * double(iters) * threads / best / 1e9;
-}
-
-/// As bench/membw.cpp, summing 32-bit integers (which vectorise without
-/// -ffast-math) over 512 MiB, best of 5.
-double readBandwidthGbs(int threads) {
-  size_t n = (size_t(512) << 20) / sizeof(uint32_t);
-  std::vector<uint32_t> data(n, 1u);
-  std::vector<uint32_t> sums(static_cast<size_t>(threads));
-  double best = 1e30;
-  for (int pass = 0; pass < 5; ++pass) {
-    auto t0 = std::chrono::steady_clock::now();
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t)
-      pool.emplace_back([&, t] {
-        size_t lo = n * t / threads, hi = n * (t + 1) / threads;
-        uint32_t s = 0;
-        for (size_t i = lo; i < hi; ++i)
-          s += data[i];
-        sums[size_t(t)] = s;
-      });
-    for (auto &th : pool)
-      th.join();
-    best = std::min(best, std::chrono::duration<double>(
-                              std::chrono::steady_clock::now() - t0)
-                              .count());
-  }
-  benchmark::DoNotOptimize(sums.data());
-  return double(n * sizeof(uint32_t)) / best / 1e9;
-}
 
 // --- The kernels ----------------------------------------------------------
 struct Options {
@@ -384,8 +279,15 @@ int main(int argc, char **argv) {
   std::string isa;
   const char *peakEnv = std::getenv("TFC_PEAK_GFLOPS");
   const char *bwEnv = std::getenv("TFC_MEMBW_GBS");
-  ceil.gflops = peakEnv ? std::atof(peakEnv) : fmaPeakGflops(threads, isa);
-  ceil.gbs = bwEnv ? std::atof(bwEnv) : readBandwidthGbs(threads);
+  if (peakEnv) {
+    ceil.gflops = std::atof(peakEnv);
+  } else {
+    tfc::bench::FmaPeak peak = tfc::bench::fmaPeak(threads, 20);
+    ceil.gflops = peak.gflops;
+    isa = peak.isa;
+  }
+  ceil.gbs = bwEnv ? std::atof(bwEnv)
+                   : tfc::bench::readBandwidth(threads).gbs;
   std::fprintf(stderr,
                "ceilings (%d threads): FMA peak %.1f GFLOP/s%s%s, read "
                "bandwidth %.1f GB/s%s; target %s\n",

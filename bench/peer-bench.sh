@@ -82,7 +82,7 @@ say() { echo "$*" | tee -a "$log"; }
 # The ceilings, measured here with the same thread count.
 cxx=${CXX:-c++}
 "$cxx" -O2 -march=native -pthread "$bench/fmapeak.cpp" -o "$work/bin/fmapeak"
-"$cxx" -O3 -march=native -ffast-math -pthread "$bench/membw.cpp" \
+"$cxx" -O3 -march=native -pthread "$bench/membw.cpp" \
   -o "$work/bin/membw"
 fma_line=$("$work/bin/fmapeak" "$threads")
 bw_line=$("$work/bin/membw" "$threads")

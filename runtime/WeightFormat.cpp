@@ -30,14 +30,19 @@ int elementBytes(const tfc_weight_info &info) {
   }
 }
 
+/// Anything but a plain f32 tensor is a matrix [rows, cols] in some form.
+bool isMatrixForm(const tfc_weight_info &info) {
+  return info.panel > 0 || info.dtype != TFC_DTYPE_F32 || info.scales ||
+         info.transposed;
+}
+
 } // namespace
 
 bool weightForm(const tfc_weight_info &info, const std::vector<int64_t> &shape,
                 WeightForm &form, std::string &error) {
   std::string name = info.name ? info.name : "?";
   std::vector<int64_t> planDims(info.dims, info.dims + info.rank);
-  bool matrix = info.panel > 0 || info.dtype != TFC_DTYPE_F32 || info.scales ||
-                info.transposed;
+  bool matrix = isMatrixForm(info);
   if (!matrix) {
     if (shape != planDims) {
       error = "tensor '" + name + "': the plan expects shape " +
@@ -157,8 +162,7 @@ bool storeWeight(const tfc_weight_info &info, const WeightForm &form,
   auto at = [&](int64_t k, int64_t c) {
     return info.transposed ? data[c * rows + k] : data[k * cols + c];
   };
-  bool matrix = info.panel > 0 || info.dtype != TFC_DTYPE_F32 || info.scales ||
-                info.transposed;
+  bool matrix = isMatrixForm(info);
   if (!matrix) {
     float *out = static_cast<float *>(dst);
     for (int64_t i = 0; i < cols; ++i)

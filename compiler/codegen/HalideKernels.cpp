@@ -802,33 +802,13 @@ BuiltKernel KernelBuilder::build() {
   return embed();
 }
 
-/// Runs `body`, turning Halide's exceptions into `error` with `context`.
-template <typename F>
-bool guarded(const std::string &context, std::string &error, F &&body) {
-  try {
-    body();
-    return true;
-  } catch (const Halide::Error &e) {
-    error = context + ": Halide error: " + e.what();
-  } catch (const std::exception &e) {
-    error = context + ": " + e.what();
-  }
-  // Halide messages end with a newline; the project's are one line.
-  while (!error.empty() && (error.back() == '\n' || error.back() == ' '))
-    error.pop_back();
-  for (char &ch : error)
-    if (ch == '\n')
-      ch = ' ';
-  return false;
-}
-
 std::optional<Module> kernelModule(const KernelDesc &desc, const Target &target,
                                    std::string &error) {
   std::optional<BuiltKernel> k = buildKernel(desc, target, error);
   if (!k)
     return std::nullopt;
   std::optional<Module> m;
-  if (!guarded("kernel " + desc.symbol(), error, [&] {
+  if (!guardedHalide("kernel " + desc.symbol(), error, [&] {
         m = k->pipeline.compile_to_module(k->arguments, desc.symbol(), target);
       }))
     return std::nullopt;
@@ -895,7 +875,7 @@ buildKernel(const KernelDesc &desc, const Target &target, std::string &error) {
     return std::nullopt;
   }
   std::optional<BuiltKernel> k;
-  if (!guarded("kernel " + desc.symbol(), error, [&] { k = builder.build(); }))
+  if (!guardedHalide("kernel " + desc.symbol(), error, [&] { k = builder.build(); }))
     return std::nullopt;
   return k;
 }
@@ -922,7 +902,7 @@ bool compileKernelsObject(const std::vector<KernelDesc> &descs,
       return false;
     modules.push_back(*m);
   }
-  return guarded(objectPath, error, [&] {
+  return guardedHalide(objectPath, error, [&] {
     Module all =
         modules.size() == 1 ? modules[0] : link_modules("tfc_kernels", modules);
     all.compile({{OutputFileType::object, objectPath}});
@@ -931,7 +911,7 @@ bool compileKernelsObject(const std::vector<KernelDesc> &descs,
 
 bool compileHalideRuntime(const Target &target, const std::string &objectPath,
                           std::string &error) {
-  return guarded(objectPath, error, [&] {
+  return guardedHalide(objectPath, error, [&] {
     compile_standalone_runtime(objectPath,
                                target.without_feature(Target::NoRuntime));
   });
@@ -961,7 +941,7 @@ bool kernelText(const KernelDesc &desc, const Target &target,
     return false;
   }
   std::string file = dir.file(desc.symbol() + "." + what);
-  if (!guarded("kernel " + desc.symbol(), error, [&] {
+  if (!guardedHalide("kernel " + desc.symbol(), error, [&] {
         m->compile({{type, file}});
       }))
     return false;

@@ -77,6 +77,27 @@ bool compileHalideRuntime(const Halide::Target &target,
 bool kernelText(const KernelDesc &desc, const Halide::Target &target,
                 const std::string &what, std::string &text, std::string &error);
 
+/// Runs `body`, turning Halide's exceptions (Halide::Error and any
+/// std::exception) into `error`, prefixed with `context`, on one line.
+template <typename F>
+bool guardedHalide(const std::string &context, std::string &error, F &&body) {
+  try {
+    body();
+    return true;
+  } catch (const Halide::Error &e) {
+    error = context + ": Halide error: " + e.what();
+  } catch (const std::exception &e) {
+    error = context + ": " + e.what();
+  }
+  // Halide messages end with a newline; the project's are one line.
+  while (!error.empty() && (error.back() == '\n' || error.back() == ' '))
+    error.pop_back();
+  for (char &ch : error)
+    if (ch == '\n')
+      ch = ' ';
+  return false;
+}
+
 } // namespace tfc
 
 #endif // TFC_CODEGEN_HALIDEKERNELS_H

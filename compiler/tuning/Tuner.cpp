@@ -175,25 +175,6 @@ bool fillBuffer(Halide::Buffer<> &buf, uint64_t seed, uint64_t arg,
   return true;
 }
 
-/// Runs `body`, turning Halide's exceptions into `error`.
-template <typename F>
-bool guarded(const std::string &context, std::string &error, F &&body) {
-  try {
-    body();
-    return true;
-  } catch (const Halide::Error &e) {
-    error = context + ": Halide error: " + e.what();
-  } catch (const std::exception &e) {
-    error = context + ": " + e.what();
-  }
-  for (char &ch : error)
-    if (ch == '\n')
-      ch = ' ';
-  while (!error.empty() && error.back() == ' ')
-    error.pop_back();
-  return false;
-}
-
 } // namespace
 
 bool KernelRunner::build(const KernelDesc &d, const Halide::Target &target,
@@ -209,7 +190,7 @@ bool KernelRunner::build(const KernelDesc &d, const Halide::Target &target,
   kernel = std::make_shared<BuiltKernel>(std::move(*k));
   if (kernel->pos)
     kernel->pos->set(0);
-  return guarded("kernel " + d.symbol(), error,
+  return guardedHalide("kernel " + d.symbol(), error,
                  [&] { kernel->pipeline.compile_jit(jit); });
 }
 
@@ -247,7 +228,7 @@ bool KernelRunner::bind(int64_t rows, int64_t keys, uint64_t seed,
         Halide::Buffer<float>(static_cast<int>(gk), static_cast<int>(keys)));
   } else {
     Halide::Realization r(outs);
-    if (!guarded("kernel " + desc.symbol(), error,
+    if (!guardedHalide("kernel " + desc.symbol(), error,
                  [&] { kernel->pipeline.infer_input_bounds(r, jit); }))
       return false;
   }
@@ -276,7 +257,7 @@ double KernelRunner::run(std::string &error) {
   }
   Halide::Realization r(outs);
   Clock::time_point t0 = Clock::now();
-  if (!guarded("kernel " + desc_.symbol(), error,
+  if (!guardedHalide("kernel " + desc_.symbol(), error,
                [&] { kernel->pipeline.realize(r, jit); }))
     return -1;
   return secondsSince(t0) * 1e3;
