@@ -120,6 +120,8 @@ Value decompose(AttentionOp op) {
                       p.b.getF64FloatAttr(1.0 / std::sqrt(double(k))));
   if (op.getCausal())
     s = CausalMaskOp::create(p.b, p.loc, s.getType(), s);
+  if (Value mask = op.getKeyMask())
+    s = KeyMaskOp::create(p.b, p.loc, s.getType(), s, mask);
   s = SoftmaxOp::create(p.b, p.loc, s.getType(), s);
   Value o = MatmulOp::create(p.b, p.loc, p.type({h, n, k}), s, v,
                              /*transpose_b=*/false);

@@ -131,7 +131,9 @@ def Tfm_AttentionOp : Tfm_Op<"attention", [Pure, AttrSizedOperandSegments]> {
     bq, bk, bv, bo or nothing. Query head h reads key/value head
     `h / (H / Hkv)` (grouped-query attention). Scores are scaled by
     `1/sqrt(K)`; `causal` masks later keys; `rope_theta` rotates q and k by
-    position (rotate-half convention) before the scores.
+    position (rotate-half convention) before the scores. `key_mask`
+    (`[M]` int32, encoders) excludes the keys whose entry is 0: a padded
+    batch's padding tokens then change no other token's output.
 
     ```mlir
     %a = tfm.attention %h weights(%wq, %wk, %wv, %wo)
@@ -140,13 +142,14 @@ def Tfm_AttentionOp : Tfm_Op<"attention", [Pure, AttrSizedOperandSegments]> {
     ```
   }];
   let arguments = (ins Tfm_Tensor:$x, Optional<Tfm_Tensor>:$memory,
+                   Optional<Tfm_IdTensor>:$key_mask,
                    Tfm_Tensor:$wq, Tfm_Tensor:$wk, Tfm_Tensor:$wv,
                    Tfm_Tensor:$wo, Variadic<Tfm_Tensor>:$biases,
                    I64Attr:$heads, I64Attr:$kv_heads, I64Attr:$head_dim,
                    UnitAttr:$causal, OptionalAttr<F64Attr>:$rope_theta);
   let results = (outs Tfm_Tensor:$result);
   let assemblyFormat = [{
-    $x (`memory` `(` $memory^ `)`)? `weights` `(` $wq `,` $wk `,` $wv `,` $wo `)`
+    $x (`memory` `(` $memory^ `)`)? (`mask` `(` $key_mask^ `)`)? `weights` `(` $wq `,` $wk `,` $wv `,` $wo `)`
     (`bias` `(` $biases^ `)`)? attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -414,6 +417,24 @@ def Tfm_CausalMaskOp : Tfm_Op<"causal_mask", [Pure, AllTypesMatch<["x", "result"
   let arguments = (ins Tfm_Tensor:$x);
   let results = (outs Tfm_Tensor:$result);
   let assemblyFormat = "$x attr-dict `:` type($x)";
+  let hasVerifier = 1;
+}
+
+def Tfm_KeyMaskOp : Tfm_Op<"key_mask", [Pure, AllTypesMatch<["x", "result"]>]> {
+  let summary = "masks scores of the keys a padding mask excludes";
+  let description = [{
+    Over the last two axes `[.., N, M]` (queries, keys), entry `(i, j)`
+    becomes -inf when `mask[j] == 0` (`mask: [M]` int32, 1 = a real token,
+    0 = padding).
+
+    ```mlir
+    %m = tfm.key_mask %s, %mask : (tensor<12x?x?xf32>, tensor<?xi32>) -> tensor<12x?x?xf32>
+    ```
+  }];
+  let arguments = (ins Tfm_Tensor:$x, Tfm_IdTensor:$mask);
+  let results = (outs Tfm_Tensor:$result);
+  let assemblyFormat =
+      "$x `,` $mask attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
 }
 

@@ -162,6 +162,14 @@ LogicalResult AttentionOp::verify() {
   if (getMemory() && failed(expectRank(*this, "memory", source, 2)))
     return failure();
   int64_t dm = dim(source, 1);
+  if (getKeyMask()) {
+    if (failed(expectRank(*this, "mask", getKeyMask(), 1)))
+      return failure();
+    int64_t m = dim(source, 0), len = dim(getKeyMask(), 0);
+    if (!ShapedType::isDynamic(m) && !ShapedType::isDynamic(len) && m != len)
+      return emitOpError() << "mask: expected one entry per key (" << m
+                           << "), found " << len;
+  }
   if (failed(expectShape(*this, "wq", getWq(), {d, h * k})) ||
       failed(expectShape(*this, "wk", getWk(), {dm, hkv * k})) ||
       failed(expectShape(*this, "wv", getWv(), {dm, hkv * k})) ||
@@ -374,6 +382,21 @@ LogicalResult CausalMaskOp::verify() {
     return emitOpError() << "x: expected rank >= 2 ([.., queries, keys]), "
                             "found rank "
                          << tensorType(getX()).getRank();
+  return sameShapeAsOperand(*this, getX());
+}
+
+LogicalResult KeyMaskOp::verify() {
+  int64_t rank = tensorType(getX()).getRank();
+  if (rank < 2)
+    return emitOpError() << "x: expected rank >= 2 ([.., queries, keys]), "
+                            "found rank "
+                         << rank;
+  if (failed(expectRank(*this, "mask", getMask(), 1)))
+    return failure();
+  int64_t m = dim(getX(), rank - 1), len = dim(getMask(), 0);
+  if (!ShapedType::isDynamic(m) && !ShapedType::isDynamic(len) && m != len)
+    return emitOpError() << "mask: expected one entry per key (" << m
+                         << "), found " << len;
   return sameShapeAsOperand(*this, getX());
 }
 

@@ -140,11 +140,15 @@ bool checkPlan(const tfc_model *m, std::string &error) {
       m->arena_floats < 0 || m->cache_floats < 0 || m->num_weights < 0 ||
       m->num_kernels < 0 || m->num_steps < 0 ||
       (m->num_weights && !m->weights) || (m->num_kernels && !m->kernels) ||
-      (m->num_steps && (!m->steps || !m->args)) || m->max_seq > INT32_MAX) {
+      (m->num_steps && (!m->steps || !m->args)) || m->max_seq > INT32_MAX ||
+      m->family < TFC_FAMILY_DECODER ||
+      m->family > TFC_FAMILY_ENCODER_DECODER || m->type_vocab < 0) {
     error = where + "malformed header (max_seq " + std::to_string(m->max_seq) +
             ", vocab " + std::to_string(m->vocab) + ", output_cols " +
             std::to_string(m->output_cols) + ", arena_floats " +
-            std::to_string(m->arena_floats) + ", or a NULL table)";
+            std::to_string(m->arena_floats) + ", family " +
+            std::to_string(m->family) + ", type_vocab " +
+            std::to_string(m->type_vocab) + ", or a NULL table)";
     return false;
   }
   for (int32_t w = 0; w < m->num_weights; ++w) {
@@ -202,8 +206,15 @@ bool checkPlan(const tfc_model *m, std::string &error) {
       }
       switch (a.kind) {
       case TFC_ARG_TOKENS:
+      case TFC_ARG_TYPES:
+      case TFC_ARG_MASK:
         if (a.rank != 1 || a.dims[0] != TFC_DIM_N) {
-          error = arg + "tokens must be [N], found " + shapeOf(a.rank, a.dims);
+          error = arg + "token ids must be [N], found " +
+                  shapeOf(a.rank, a.dims);
+          return false;
+        }
+        if (a.kind != TFC_ARG_TOKENS && m->family != TFC_FAMILY_ENCODER) {
+          error = arg + "token types and masks are encoder inputs";
           return false;
         }
         break;
@@ -313,6 +324,8 @@ struct tfc_context {
   std::vector<void *> argv;
   std::vector<int32_t> dynamicArgs; // args with an N dimension
   std::vector<int32_t> tokenArgs, outputArgs;
+  std::vector<int32_t> typeArgs, maskArgs; // encoders
+  std::vector<int32_t> zeros, ones;        // default types and mask
   bool profiling = false;
   std::vector<int64_t> kernelCalls, kernelNs; // by kernel index
   char error[1024] = {0};
@@ -557,6 +570,14 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
       b.type.code = halide_type_int;
       ctx->tokenArgs.push_back(int32_t(i));
       break;
+    case TFC_ARG_TYPES:
+      b.type.code = halide_type_int;
+      ctx->typeArgs.push_back(int32_t(i));
+      break;
+    case TFC_ARG_MASK:
+      b.type.code = halide_type_int;
+      ctx->maskArgs.push_back(int32_t(i));
+      break;
     case TFC_ARG_WEIGHT: {
       b.host = static_cast<uint8_t *>(weights->tensors[size_t(a.index)]);
       const tfc_weight_info &info = model->weights[a.index];
@@ -595,6 +616,10 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
         ctx->outputStep = s;
   ctx->kernelCalls.assign(size_t(model->num_kernels), 0);
   ctx->kernelNs.assign(size_t(model->num_kernels), 0);
+  if (model->family == TFC_FAMILY_ENCODER) {
+    ctx->zeros.assign(size_t(model->max_seq), 0);
+    ctx->ones.assign(size_t(model->max_seq), 1);
+  }
 
   // Process-global Halide state: the first context decides the pool size
   // (Halide's pool never shrinks, and a later call would change the count
@@ -612,6 +637,8 @@ int tfc_forward(tfc_context *ctx, const int32_t *tokens, int64_t n,
                 float *output) {
   if (!ctx)
     return 1;
+  if (ctx->model->family == TFC_FAMILY_ENCODER)
+    return tfc_encode(ctx, tokens, nullptr, nullptr, n, output);
   ctx->pos = 0;
   return tfc_append(ctx, tokens, n, output, 1);
 }
@@ -623,10 +650,143 @@ void tfc_reset(tfc_context *ctx) {
 
 int64_t tfc_position(const tfc_context *ctx) { return ctx ? ctx->pos : 0; }
 
+namespace {
+
+/// Checks an encoder call's types and mask (NULL: the defaults); writes
+/// ctx->error and returns false on bad input.
+bool checkEncoderInputs(tfc_context *ctx, const int32_t *types,
+                        const int32_t *mask, int64_t n, const char *where) {
+  const tfc_model *m = ctx->model;
+  for (int64_t i = 0; types && i < n; ++i)
+    if (types[i] < 0 || types[i] >= std::max<int64_t>(m->type_vocab, 1)) {
+      std::snprintf(ctx->error, sizeof ctx->error,
+                    "%stoken type %" PRId32 " at position %" PRId64
+                    " is out of range [0, %" PRId64 ")%s",
+                    where, types[i], i, std::max<int64_t>(m->type_vocab, 1),
+                    m->type_vocab ? "" : " (the model has no token types)");
+      return false;
+    }
+  bool any = !mask;
+  for (int64_t i = 0; mask && i < n; ++i) {
+    if (mask[i] != 0 && mask[i] != 1) {
+      std::snprintf(ctx->error, sizeof ctx->error,
+                    "%sattention mask entry %" PRId32 " at position %" PRId64
+                    " must be 0 (padding) or 1 (a token)",
+                    where, mask[i], i);
+      return false;
+    }
+    any = any || mask[i] == 1;
+  }
+  if (!any) {
+    std::snprintf(ctx->error, sizeof ctx->error,
+                  "%sattention mask of %" PRId64
+                  " entries has no 1: no token to attend to",
+                  where, n);
+    return false;
+  }
+  return true;
+}
+
+int runTokens(tfc_context *ctx, const int32_t *tokens, const int32_t *types,
+              const int32_t *mask, int64_t n, float *output, int all_rows);
+
+} // namespace
+
 int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
                float *output, int all_rows) {
   if (!ctx)
     return 1;
+  if (ctx->model->family == TFC_FAMILY_ENCODER) {
+    std::snprintf(ctx->error, sizeof ctx->error,
+                  "model '%s' is an encoder: it has no KV cache to append "
+                  "to (use tfc_encode or tfc_forward)",
+                  ctx->model->name ? ctx->model->name : "?");
+    return 1;
+  }
+  return runTokens(ctx, tokens, nullptr, nullptr, n, output, all_rows);
+}
+
+int tfc_encode(tfc_context *ctx, const int32_t *tokens, const int32_t *types,
+               const int32_t *mask, int64_t n, float *output) {
+  if (!ctx)
+    return 1;
+  ctx->error[0] = '\0';
+  if (ctx->model->family != TFC_FAMILY_ENCODER) {
+    std::snprintf(ctx->error, sizeof ctx->error,
+                  "model '%s' is not an encoder (tfc_encode takes token "
+                  "types and a mask; use tfc_forward)",
+                  ctx->model->name ? ctx->model->name : "?");
+    return 1;
+  }
+  if (tokens && n >= 1 && n <= ctx->model->max_seq &&
+      !checkEncoderInputs(ctx, types, mask, n, ""))
+    return 1;
+  ctx->pos = 0;
+  int rc = runTokens(ctx, tokens, types, mask, n, output, 1);
+  ctx->pos = 0; // an encoder keeps no state between calls
+  return rc;
+}
+
+int tfc_encode_batch(tfc_context *ctx, int32_t b, int64_t n,
+                     const int32_t *tokens, const int32_t *types,
+                     const int32_t *mask, float *output) {
+  if (!ctx)
+    return 1;
+  ctx->error[0] = '\0';
+  if (b < 1) {
+    std::snprintf(ctx->error, sizeof ctx->error,
+                  "batch of %" PRId32 " sequences: need at least 1", b);
+    return 1;
+  }
+  if (!tokens || !output) {
+    std::snprintf(ctx->error, sizeof ctx->error, "%s is NULL",
+                  !tokens ? "tokens" : "output");
+    return 1;
+  }
+  int64_t cols = ctx->model->output_cols;
+  for (int32_t i = 0; i < b; ++i) {
+    int64_t at = int64_t(i) * n;
+    if (tfc_encode(ctx, tokens + at, types ? types + at : nullptr,
+                   mask ? mask + at : nullptr, n, output + at * cols) != 0) {
+      std::string why = ctx->error;
+      std::snprintf(ctx->error, sizeof ctx->error, "sequence %" PRId32 ": %s",
+                    i, why.c_str());
+      return 1;
+    }
+  }
+  return 0;
+}
+
+int tfc_pool(const tfc_model *model, const float *hidden, int64_t n,
+             const int32_t *mask, int pool, float *out) {
+  if (!model || !hidden || !out || n < 1 ||
+      (pool != TFC_POOL_CLS && pool != TFC_POOL_MEAN))
+    return 1;
+  int64_t cols = model->output_cols;
+  if (pool == TFC_POOL_CLS) {
+    std::copy(hidden, hidden + cols, out);
+    return 0;
+  }
+  int64_t count = 0;
+  std::fill(out, out + cols, 0.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    if (mask && mask[i] == 0)
+      continue;
+    ++count;
+    for (int64_t c = 0; c < cols; ++c)
+      out[c] += hidden[i * cols + c];
+  }
+  if (count == 0)
+    return 1;
+  for (int64_t c = 0; c < cols; ++c)
+    out[c] /= float(count);
+  return 0;
+}
+
+namespace {
+
+int runTokens(tfc_context *ctx, const int32_t *tokens, const int32_t *types,
+              const int32_t *mask, int64_t n, float *output, int all_rows) {
   const tfc_model *m = ctx->model;
   ctx->error[0] = '\0';
   if (!tokens || !output) {
@@ -674,6 +834,12 @@ int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
         reinterpret_cast<uint8_t *>(const_cast<int32_t *>(tokens));
   for (int32_t i : ctx->outputArgs)
     ctx->buffers[size_t(i)].host = reinterpret_cast<uint8_t *>(output);
+  for (int32_t i : ctx->typeArgs)
+    ctx->buffers[size_t(i)].host = reinterpret_cast<uint8_t *>(
+        const_cast<int32_t *>(types ? types : ctx->zeros.data()));
+  for (int32_t i : ctx->maskArgs)
+    ctx->buffers[size_t(i)].host = reinterpret_cast<uint8_t *>(
+        const_cast<int32_t *>(mask ? mask : ctx->ones.data()));
   if (!all_rows && ctx->outputStep >= 0) {
     // Only the last row's output: the step that writes it reads the last
     // row of its [N, ...] inputs and writes one row.
@@ -699,6 +865,8 @@ int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
   return 0;
 }
 
+} // namespace
+
 int tfc_decode_batch(tfc_context *const *ctxs, int32_t b, const int32_t *tokens,
                      float *output) {
   if (!ctxs || !ctxs[0])
@@ -706,6 +874,13 @@ int tfc_decode_batch(tfc_context *const *ctxs, int32_t b, const int32_t *tokens,
   tfc_context &lead = *ctxs[0];
   const tfc_model *m = lead.model;
   lead.error[0] = '\0';
+  if (m->family == TFC_FAMILY_ENCODER) {
+    std::snprintf(lead.error, sizeof lead.error,
+                  "model '%s' is an encoder: it does not decode (use "
+                  "tfc_encode_batch)",
+                  m->name ? m->name : "?");
+    return 1;
+  }
   if (b < 1) {
     std::snprintf(lead.error, sizeof lead.error,
                   "batch of %" PRId32 " sequences: need at least 1", b);

@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Tokenizer.h"
+#include "WordPiece.h"
 #include "spec/SpecParser.h"
 #include "tfc_runtime.h"
 
@@ -22,6 +23,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
+#include <cmath>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -52,6 +54,10 @@ struct Options {
   int64_t benchTokens = 0; // 0: the given tokens, or min(512, max_seq)
   int64_t benchRuns = 10;
   int64_t benchDecode = 0; // --bench-decode T: time T decode steps
+  // Encoders: token types and attention mask for --tokens; texts to embed.
+  std::string tokenTypes, mask, vocab, pool;
+  bool haveTypes = false, haveMask = false, cased = false;
+  std::vector<std::string> texts;
 };
 
 struct Failure {
@@ -122,6 +128,19 @@ void printUsage(const char *prog, const tfc_model *m, FILE *out) {
       "most\n"
       "                       max_seq - T); a warm-up, then R runs\n"
       "  --profile            print time per kernel after the run\n"
+      "encoders (hidden states out):\n"
+      "  --token-types \"IDS\"  token types (segments), one per token "
+      "(default 0)\n"
+      "  --mask \"0/1 ...\"     attention mask: 0 marks padding that no "
+      "token\n"
+      "                       attends to (default all 1)\n"
+      "  --text \"TEXT\"        embed a text (twice: print their cosine "
+      "similarity)\n"
+      "  --vocab FILE         WordPiece vocab.txt for --text\n"
+      "  --pool cls|mean      pooling of the hidden states (default mean)\n"
+      "  --cased              keep case and accents (default: lower-case, "
+      "as BERT\n"
+      "                       uncased vocabularies expect)\n"
       "generation (prefill the tokens, then decode with the KV cache):\n"
       "  --prompt \"TEXT\"      the prompt as text (the spec's tokenizer)\n"
       "  --tokenizer-dir DIR  encoder.json and vocab.bpe for gpt2 "
@@ -170,6 +189,30 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
       opt.bench = true;
     } else if (arg == "--profile" && flagOnly()) {
       opt.profile = true;
+    } else if (arg == "--cased" && flagOnly()) {
+      opt.cased = true;
+    } else if (arg == "--token-types" || arg == "--mask" || arg == "--text" ||
+               arg == "--vocab" || arg == "--pool") {
+      if (!takeValue())
+        return usage(arg + " needs a value");
+      if (arg == "--token-types") {
+        opt.tokenTypes = value;
+        opt.haveTypes = true;
+      } else if (arg == "--mask") {
+        opt.mask = value;
+        opt.haveMask = true;
+      } else if (arg == "--text") {
+        if (opt.texts.size() == 2)
+          return usage("--text: at most two texts (the second is compared "
+                       "with the first)");
+        opt.texts.push_back(value);
+      } else if (arg == "--vocab") {
+        opt.vocab = value;
+      } else if (value != "cls" && value != "mean") {
+        return usage("--pool: expected cls or mean, found '" + value + "'");
+      } else {
+        opt.pool = value;
+      }
     } else if (arg == "--weights" || arg == "--tokens" ||
                arg == "--dump-logits" || arg == "--threads" ||
                arg == "--bench-tokens" || arg == "--bench-runs" ||
@@ -272,6 +315,14 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
     return usage("--weights is required");
   if (opt.haveTokens && opt.havePrompt)
     return usage("--tokens and --prompt: give one of them");
+  if (!opt.texts.empty() && (opt.haveTokens || opt.havePrompt))
+    return usage("--text (embed) and --tokens/--prompt: give one of them");
+  if (!opt.texts.empty() && opt.vocab.empty())
+    return usage("--text needs --vocab vocab.txt (a WordPiece vocabulary)");
+  if ((opt.haveTypes || opt.haveMask) && !opt.haveTokens)
+    return usage("--token-types and --mask go with --tokens");
+  if (!opt.texts.empty())
+    return true; // embedding: nothing below applies
   if (opt.havePrompt && opt.prompt.empty())
     return usage("--prompt: the prompt is empty");
   if (opt.bench && opt.benchDecode)
@@ -613,8 +664,107 @@ bool benchDecode(const Options &opt, const tfc_model *m, tfc_context *ctx,
   return true;
 }
 
+/// Ids for --token-types / --mask: as many as there are tokens.
+bool parseSideIds(const std::string &flag, const std::string &text, int64_t n,
+                  std::vector<int32_t> &out, Failure &fail) {
+  std::string error;
+  if (!parseTokens(text, out, error)) {
+    // parseTokens names --tokens; say which flag it was.
+    fail = {2, flag + error.substr(std::string("--tokens").size())};
+    return false;
+  }
+  if (int64_t(out.size()) != n) {
+    fail = {2, flag + ": expected " + std::to_string(n) +
+                   " entries (one per token), found " +
+                   std::to_string(out.size())};
+    return false;
+  }
+  return true;
+}
+
+/// `tfc embed`: each text becomes [CLS] pieces [SEP], its hidden states are
+/// pooled into one vector, printed; with two texts, their cosine too.
+int embedTexts(const Options &opt, const tfc_model *m, tfc_context *ctx,
+               Failure &fail) {
+  std::string error;
+  WordPieceOptions wpo;
+  wpo.lowerCase = !opt.cased;
+  std::unique_ptr<WordPieceTokenizer> wp =
+      WordPieceTokenizer::load(opt.vocab, wpo, error);
+  if (!wp) {
+    fail = {1, error};
+    return 1;
+  }
+  if (wp->vocabSize() > m->vocab) {
+    fail = {1, opt.vocab + ": " + std::to_string(wp->vocabSize()) +
+                   " tokens, more than the model's vocab of " +
+                   std::to_string(m->vocab)};
+    return 1;
+  }
+  if (wp->clsId() < 0 || wp->sepId() < 0) {
+    fail = {1, opt.vocab + ": the vocabulary has no [CLS] or [SEP] token"};
+    return 1;
+  }
+  int pool = opt.pool == "cls" ? TFC_POOL_CLS : TFC_POOL_MEAN;
+  int64_t cols = m->output_cols;
+  std::vector<std::vector<float>> vectors;
+  for (size_t t = 0; t < opt.texts.size(); ++t) {
+    std::vector<int32_t> pieces, ids;
+    if (!wp->encode(opt.texts[t], pieces, error)) {
+      fail = {1, error};
+      return 1;
+    }
+    ids.push_back(wp->clsId());
+    ids.insert(ids.end(), pieces.begin(), pieces.end());
+    ids.push_back(wp->sepId());
+    int64_t n = int64_t(ids.size());
+    if (n > m->max_seq) {
+      fail = {1, "--text " + std::to_string(t + 1) + ": " + std::to_string(n) +
+                     " tokens (with [CLS] and [SEP]) exceed max_seq " +
+                     std::to_string(m->max_seq)};
+      return 1;
+    }
+    std::vector<float> hidden(size_t(n * cols)), vec(static_cast<size_t>(cols));
+    if (tfc_encode(ctx, ids.data(), nullptr, nullptr, n, hidden.data()) != 0) {
+      fail = {1, tfc_context_error(ctx)};
+      return 1;
+    }
+    tfc_pool(m, hidden.data(), n, nullptr, pool, vec.data());
+    std::printf("text %zu: %" PRId64 " tokens, %s-pooled embedding (%" PRId64
+                " floats):\n",
+                t + 1, n, opt.pool == "cls" ? "cls" : "mean", cols);
+    for (int64_t c = 0; c < cols; ++c)
+      std::printf("%s%.6g", c ? " " : "", double(vec[size_t(c)]));
+    std::printf("\n");
+    vectors.push_back(std::move(vec));
+  }
+  if (vectors.size() == 2) {
+    double dot = 0, a = 0, b = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      dot += double(vectors[0][size_t(c)]) * vectors[1][size_t(c)];
+      a += double(vectors[0][size_t(c)]) * vectors[0][size_t(c)];
+      b += double(vectors[1][size_t(c)]) * vectors[1][size_t(c)];
+    }
+    double cosine = a > 0 && b > 0 ? dot / std::sqrt(a * b) : 0.0;
+    std::printf("cosine similarity: %.6f\n", cosine);
+  }
+  return 0;
+}
+
 /// The run after the options are known; returns 0 or sets `fail`.
 int run(const Options &opt, const tfc_model *m, Failure &fail) {
+  bool encoder = m->family == TFC_FAMILY_ENCODER;
+  if (!encoder && (opt.haveTypes || opt.haveMask || !opt.texts.empty())) {
+    fail = {2, "--token-types, --mask and --text are for encoder models; '" +
+                   std::string(m->name) + "' is not one"};
+    return fail.code;
+  }
+  if (encoder && (opt.havePrompt || opt.maxTokens >= 0 || opt.benchDecode)) {
+    fail = {2, "'" + std::string(m->name) +
+                   "' is an encoder: it does not generate (use --tokens or "
+                   "--text)"};
+    return fail.code;
+  }
   std::vector<int32_t> tokens;
   std::string error;
   if (opt.haveTokens && !parseTokens(opt.tokens, tokens, error)) {
@@ -673,6 +823,12 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
       return fail.code;
     }
   }
+  std::vector<int32_t> types, mask;
+  if ((opt.haveTypes && !parseSideIds("--token-types", opt.tokenTypes,
+                                      int64_t(tokens.size()), types, fail)) ||
+      (opt.haveMask && !parseSideIds("--mask", opt.mask,
+                                     int64_t(tokens.size()), mask, fail)))
+    return fail.code;
   if (opt.bench && (opt.benchTokens || !opt.haveTokens))
     tokens = randomTokens(opt.benchTokens ? opt.benchTokens
                                           : std::min<int64_t>(512, m->max_seq),
@@ -696,14 +852,21 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
   std::vector<float> out(
       static_cast<size_t>(std::min(n, m->max_seq) * m->output_cols));
   auto forward = [&]() {
-    if (tfc_forward(ctx, tokens.data(), n, out.data()) == 0)
+    int rc = encoder ? tfc_encode(ctx, tokens.data(),
+                                  types.empty() ? nullptr : types.data(),
+                                  mask.empty() ? nullptr : mask.data(), n,
+                                  out.data())
+                     : tfc_forward(ctx, tokens.data(), n, out.data());
+    if (rc == 0)
       return true;
     fail = {1, tfc_context_error(ctx)};
     return false;
   };
 
   bool ok = true;
-  if (opt.benchDecode) {
+  if (!opt.texts.empty()) {
+    ok = embedTexts(opt, m, ctx, fail) == 0;
+  } else if (opt.benchDecode) {
     ok = benchDecode(opt, m, ctx, fail);
   } else if (opt.bench) {
     ok = forward(); // warm-up: thread pool start, page faults, caches
@@ -735,7 +898,11 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
     if (opt.profile)
       tfc_profile_enable(ctx, 1);
     ok = forward();
-    if (ok)
+    if (ok && encoder)
+      std::printf("hidden states: %" PRId64 " tokens x %" PRId64
+                  " features (--dump-logits FILE writes them)\n",
+                  n, m->output_cols);
+    else if (ok)
       printTop(out, n, m->output_cols);
   }
   if (ok && opt.profile)

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define TFC_PLAN_VERSION 4
+#define TFC_PLAN_VERSION 5
 #define TFC_DIM_N (-1)
 #define TFC_MAX_RANK 3
 
@@ -29,9 +29,19 @@ typedef enum {
   TFC_ARG_OUTPUT = 3, /* the caller's output buffer: f32 [N, output_cols] */
   TFC_ARG_POS = 4,    /* int32 scalar: the position of the call's first row
                          (the number of tokens already in the KV cache) */
-  TFC_ARG_CACHE = 5   /* KV cache + offset (in floats): [max_seq, width],
+  TFC_ARG_CACHE = 5,  /* KV cache + offset (in floats): [max_seq, width],
                          the rows given by `rows` */
+  TFC_ARG_TYPES = 6,  /* an encoder's token types: int32 [N] */
+  TFC_ARG_MASK = 7    /* an encoder's attention mask: int32 [N], 1 = a
+                         token, 0 = padding (no token attends to it) */
 } tfc_arg_kind;
+
+typedef enum {
+  TFC_FAMILY_DECODER = 0,
+  TFC_FAMILY_ENCODER = 1,
+  TFC_FAMILY_VIT = 2,
+  TFC_FAMILY_ENCODER_DECODER = 3
+} tfc_family;
 
 typedef enum {
   TFC_ROWS_NEW = 0, /* cache rows pos .. pos+N-1 (written by the call) */
@@ -108,6 +118,9 @@ typedef struct {
   int32_t num_steps;
   const tfc_step *steps;
   const tfc_arg *args;
+  int32_t family;     /* tfc_family */
+  int64_t type_vocab; /* encoders: token types must be < type_vocab (0: the
+                         model has none) */
 } tfc_model;
 
 #ifdef __cplusplus

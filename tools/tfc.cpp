@@ -190,6 +190,27 @@ cl::opt<std::string> sourceText("source",
 cl::opt<std::string> tokenTypesText("token-types",
                                     cl::desc("Token type ids (default: all 0)"),
                                     cl::cat(tfcCategory));
+cl::list<std::string> embedTexts(
+    "text",
+    cl::desc("embed: a text to embed (give two to print their cosine "
+             "similarity)"),
+    cl::cat(tfcCategory));
+cl::opt<std::string> vocabPath(
+    "vocab", cl::desc("embed: the WordPiece vocab.txt of an encoder"),
+    cl::cat(tfcCategory));
+cl::opt<std::string> poolKind("pool",
+                              cl::desc("embed: cls or mean (default mean)"),
+                              cl::cat(tfcCategory));
+cl::opt<bool> cased("cased",
+                    cl::desc("embed: keep case and accents (default: "
+                             "lower-case, as uncased BERT vocabularies "
+                             "expect)"),
+                    cl::cat(tfcCategory));
+cl::opt<std::string> maskText(
+    "mask",
+    cl::desc("Encoder attention mask: 1 per token, 0 per padding token "
+             "(default: all 1)"),
+    cl::cat(tfcCategory));
 cl::opt<std::string>
     imagePath("image-raw",
               cl::desc("ViT input: raw little-endian f32 image, H x W x C"),
@@ -751,11 +772,25 @@ std::string kernelChoices() {
 /// `tfc run` without --reference: compile into the cache (keyed by the
 /// validated spec, the target, the kernel options and this tfc build), then
 /// run the executable.
-int runCompiled(const ModelSpec &spec, bool generating) {
+enum class RunMode { Run, Generate, Embed };
+
+int runCompiled(const ModelSpec &spec, RunMode mode) {
+  bool generating = mode == RunMode::Generate;
   if (weightsPath.empty())
     return fail("--weights <file.safetensors> is required");
-  if (!generating && tokensText.empty())
+  if (mode == RunMode::Run && tokensText.empty())
     return fail("run: --tokens \"…\" is required");
+  if (mode == RunMode::Embed) {
+    if (spec.family != Family::Encoder)
+      return fail("embed: model '" + spec.name + "' is a " +
+                  toString(spec.family) + "; embed takes an encoder");
+    if (embedTexts.empty() || embedTexts.size() > 2)
+      return fail("embed: give one --text \"…\" (or two, for their cosine "
+                  "similarity)");
+    if (vocabPath.empty())
+      return fail("embed: --vocab vocab.txt (the model's WordPiece "
+                  "vocabulary) is required");
+  }
   if (generating && tokensText.empty() == promptText.empty())
     return fail("generate: give --prompt \"text\" or --tokens \"ids\"");
   std::string resolved, error;
@@ -779,6 +814,19 @@ int runCompiled(const ModelSpec &spec, bool generating) {
   std::vector<std::string> args = {exe, "--weights", weightsPath};
   if (!tokensText.empty())
     args.insert(args.end(), {"--tokens", tokensText});
+  if (!tokenTypesText.empty())
+    args.insert(args.end(), {"--token-types", tokenTypesText});
+  if (!maskText.empty())
+    args.insert(args.end(), {"--mask", maskText});
+  if (mode == RunMode::Embed) {
+    for (const std::string &text : embedTexts)
+      args.insert(args.end(), {"--text", text});
+    args.insert(args.end(), {"--vocab", vocabPath});
+    if (!poolKind.empty())
+      args.insert(args.end(), {"--pool", poolKind});
+    if (cased)
+      args.push_back("--cased");
+  }
   if (generating) {
     if (!promptText.empty())
       args.insert(args.end(), {"--prompt", promptText});
@@ -815,7 +863,14 @@ int generateCommand() {
   std::optional<ModelSpec> spec = loadSpec();
   if (!spec)
     return 1;
-  return runCompiled(*spec, true);
+  return runCompiled(*spec, RunMode::Generate);
+}
+
+int embedCommand() {
+  std::optional<ModelSpec> spec = loadSpec();
+  if (!spec)
+    return 1;
+  return runCompiled(*spec, RunMode::Embed);
 }
 
 int runCommand() {
@@ -823,7 +878,7 @@ int runCommand() {
   if (!spec)
     return 1;
   if (!reference)
-    return runCompiled(*spec, false);
+    return runCompiled(*spec, RunMode::Run);
   if (weightsPath.empty())
     return fail("run: --weights <file.safetensors> is required");
 
@@ -845,6 +900,30 @@ int runCommand() {
         return fail("--token-types: expected " + std::to_string(tokens.dim(0)) +
                     " ids, found " + std::to_string(types.dim(0)));
       inputs.push_back(types);
+    }
+    if (spec->family == Family::Encoder) {
+      RefTensor mask({tokens.dim(0)});
+      for (double &m : mask.data)
+        m = 1;
+      if (!maskText.empty() && !parseIds(maskText, "mask", mask, error))
+        return fail(error);
+      if (mask.dim(0) != tokens.dim(0))
+        return fail("--mask: expected " + std::to_string(tokens.dim(0)) +
+                    " entries, found " + std::to_string(mask.dim(0)));
+      bool any = false;
+      for (int64_t i = 0; i < mask.dim(0); ++i) {
+        if (mask[i] != 0 && mask[i] != 1)
+          return fail("--mask: entry " + std::to_string(i) +
+                      " must be 0 or 1, found " +
+                      std::to_string(static_cast<int64_t>(mask[i])));
+        any = any || mask[i] == 1;
+      }
+      if (!any)
+        return fail("--mask: at least one entry must be 1 (a token to "
+                    "attend to)");
+      inputs.push_back(mask);
+    } else if (!maskText.empty()) {
+      return fail("--mask: only encoder models take an attention mask");
     }
     break;
   }
@@ -937,7 +1016,8 @@ int main(int argc, char **argv) {
   if (argc > 1 &&
       (std::string(argv[1]) == "run" || std::string(argv[1]) == "compile" ||
        std::string(argv[1]) == "generate" || std::string(argv[1]) == "tune" ||
-       std::string(argv[1]) == "init-weights")) {
+       std::string(argv[1]) == "init-weights" ||
+       std::string(argv[1]) == "embed")) {
     command = argv[1];
     // Drop the subcommand so that the options parse as usual.
     for (int i = 1; i + 1 < argc; ++i)
@@ -986,7 +1066,9 @@ int main(int argc, char **argv) {
       "  tfc run SPEC.yaml --weights W --tokens \"1 2 3\" [--reference] "
       "[--dump-logits OUT.bin] [--bench] [--profile]\n"
       "  tfc generate SPEC.yaml --weights W --prompt \"text\" [--max-tokens K] "
-      "[--temperature T] [--top-k K] [--top-p P] [--seed S]\n");
+      "[--temperature T] [--top-k K] [--top-p P] [--seed S]\n"
+      "  tfc embed SPEC.yaml --weights W --vocab vocab.txt --text \"a\" "
+      "[--text \"b\"] [--pool cls|mean]\n");
   if (command == "init-weights")
     return initWeightsCommand();
   if (command == "run")
@@ -997,5 +1079,7 @@ int main(int argc, char **argv) {
     return tuneCommand();
   if (command == "generate")
     return generateCommand();
+  if (command == "embed")
+    return embedCommand();
   return emitStage();
 }

@@ -455,13 +455,25 @@ BuiltKernel KernelBuilder::embed() {
   tokens.dim(0).set_min(0).set_stride(1).set_estimate(0, estimateN);
   inputs.push_back(tokens);
   ImageParam table = matrixParam("tok_embed", V, D);
+  std::optional<ImageParam> types, typeTable;
+  if (d.typeVocab > 0) {
+    types = ImageParam(Int(32), 1, "types");
+    types->dim(0).set_min(0).set_stride(1).set_estimate(0, estimateN);
+    inputs.push_back(*types);
+    typeTable = matrixParam("type_embed", d.typeVocab, D);
+  }
   std::optional<ImageParam> posTable;
   if (d.positions == PositionKind::Learned)
     posTable = matrixParam("pos_embed", d.maxSeq, D);
+  std::optional<ImageParam> gamma, beta;
+  normParams(gamma, beta, D);
   Expr position = positionParam() + n;
   Expr id = clamp(tokens(n), 0, static_cast<int>(V - 1));
-  Func x("x");
+  Func x(d.norm == KernelNorm::None ? "x" : "x_pre");
   Expr row = table(c, id);
+  if (typeTable)
+    row += (*typeTable)(
+        c, clamp((*types)(n), 0, static_cast<int>(d.typeVocab - 1)));
   Func freq("inv_freq");
   if (posTable) {
     // Clamped like the token ids: the runtime checks pos + N <= P, the
@@ -479,6 +491,19 @@ BuiltKernel KernelBuilder::embed() {
         cast<float>(select(c % 2 == 0, Halide::sin(angle), Halide::cos(angle)));
   }
   x(c, n) = row;
+  if (d.norm != KernelNorm::None) {
+    // The embedding norm: a row's sum is complete before it is normalised.
+    Func y = normRows(x, D, *gamma, beta, "x");
+    constrainOutput(y, D);
+    x.compute_at(y, n);
+    int v = fittingWidth(D, vec);
+    if (v > 1)
+      x.vectorize(c, v);
+    rowwise(y, D);
+    if (d.positions == PositionKind::Sinusoidal)
+      freq.compute_root();
+    return finish({y});
+  }
   constrainOutput(x, D);
 
   rowwise(x, D);
@@ -582,6 +607,12 @@ BuiltKernel KernelBuilder::attention() {
   ImageParam v = rowsParam("v", int64_t(G) * K);
   // Queries are the last N of M positions (M = N without a cache).
   Expr N = q.dim(1).extent(), M = k.dim(1).extent();
+  std::optional<ImageParam> mask;
+  if (d.keyMask) {
+    mask = ImageParam(Int(32), 1, "mask");
+    mask->dim(0).set_bounds(0, M).set_stride(1);
+    inputs.push_back(*mask);
+  }
   Expr offset = M - N;
   float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(K)));
 
@@ -603,13 +634,18 @@ BuiltKernel KernelBuilder::attention() {
   dot(j, i, h) = 0.0f;
   dot(j, i, h) += kT(j, rd, h) * q(rd + h * K, min(i, N - 1));
   Func s("scores");
-  s(j, i, h) = dot(j, i, h);
+  // A masked key scores the lowest float (it never wins the row maximum)
+  // and weighs exactly 0: no -inf, whose exp Halide does not promise.
+  Expr kept = mask ? (*mask)(min(j, M - 1)) != 0 : Expr(true);
+  s(j, i, h) = mask ? select(kept, dot(j, i, h), Float(32).min())
+                    : dot(j, i, h);
   RDom rm = keys("rm");
   Func mx("row_max");
   mx(i, h) = Float(32).min();
   mx(i, h) = max(mx(i, h), s(rm, i, h));
   Func e("probs");
-  e(j, i, h) = exp((s(j, i, h) - mx(i, h)) * scale);
+  e(j, i, h) = mask ? select(kept, exp((s(j, i, h) - mx(i, h)) * scale), 0.0f)
+                    : exp((s(j, i, h) - mx(i, h)) * scale);
   RDom rl = keys("rl");
   Func l("row_sum");
   l(i, h) = 0.0f;

@@ -158,6 +158,8 @@ std::string KernelDesc::symbol() const {
     s += std::string("_") + tfc::toString(positions);
     if (positions == PositionKind::Learned)
       num("p", maxSeq);
+    if (typeVocab > 0)
+      num("t", typeVocab);
     break;
   case KernelKind::QKV:
     num("d", d);
@@ -173,6 +175,8 @@ std::string KernelDesc::symbol() const {
     num("k", headDim);
     if (causal)
       s += "_causal";
+    if (keyMask)
+      s += "_mask";
     break;
   case KernelKind::ProjResidual:
     num("in", in);

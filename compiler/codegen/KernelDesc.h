@@ -20,11 +20,16 @@
 // number of cached tokens when decoding with a KV cache).
 //
 // Embed
-//   tokens: int32 [N]; tok_embed [V, D]; [pos_embed [P, D] if positions ==
-//   Learned]; pos: int32 scalar  ->  x [N, D]
-//   x[n] = tok_embed[tokens[n]] (+ pos_embed[pos + n] | + sinusoidal(pos + n)).
-//   Token ids and pos + N <= P are validated by the runtime; the kernel
-//   clamps indices.
+//   tokens: int32 [N]; tok_embed [V, D];
+//   [types: int32 [N]; type_embed [T, D] if typeVocab > 0];
+//   [pos_embed [P, D] if positions == Learned];
+//   [gamma [D]; [beta [D] if norm == Layer] if norm != None];
+//   pos: int32 scalar  ->  x [N, D]
+//   x[n] = tok_embed[tokens[n]] (+ type_embed[types[n]])
+//          (+ pos_embed[pos + n] | + sinusoidal(pos + n)), then norm(x) when
+//   norm != None (BERT's embedding LayerNorm).
+//   Token and type ids and pos + N <= P are validated by the runtime; the
+//   kernel clamps indices.
 //
 // QKV (norm + Q/K/V projections + bias + RoPE)
 //   x [N, D]; [gamma [D] if norm != None]; [beta [D] if norm == Layer];
@@ -42,6 +47,8 @@
 //   M >= N keys (the cache rows 0 .. pos+N-1); the N queries are the last N
 //   positions. Per head h (kv head g = h / (H/Hkv)):
 //   o_h = softmax(q_h k_g^T / sqrt(K) [causal: key j <= query i + M - N]) v_g.
+//   With keyMask, a fourth input mask: int32 [M] excludes the keys whose
+//   entry is 0 (an encoder's padding); a row with no key left is 0.
 //
 // ProjResidual (projection + bias + residual, optional post-norm)
 //   a [N, In]; w [In, D]; [b [D] if bias]; r [N, D];
@@ -100,6 +107,7 @@ struct KernelDesc {
   int64_t dFF = 0;     // F (MLPUp)
   int64_t vocab = 0;   // V (Embed, Head)
   int64_t maxSeq = 0;  // rows of the position table (Embed); largest N
+  int64_t typeVocab = 0; // T: rows of the token-type table (Embed); 0 = none
   // Flags.
   KernelNorm norm = KernelNorm::None;
   double eps = 1e-5;
@@ -107,6 +115,7 @@ struct KernelDesc {
   bool rope = false;
   double ropeTheta = 10000.0;
   bool causal = false;
+  bool keyMask = false; // Attention: a padding mask over the keys
   Activation activation = Activation::GELUTanh;
   bool gated = false;
   bool tied = false;

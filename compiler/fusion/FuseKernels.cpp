@@ -172,13 +172,29 @@ std::optional<Group> Fuser::matchEmbed(GatherOp gather) {
   g.ops.insert(gather);
   g.inputs = {gather.getIds(), gather.getTable()};
   Value out = gather.getResult();
-  for (Operation *user : gather->getUsers()) {
+  // Token types (BERT segments): add(tokens' rows, gather(type table, ids)).
+  if (auto sum = onlyUser<AddOp>(out)) {
+    Value other = sum.getLhs() == out ? sum.getRhs() : sum.getLhs();
+    auto types = other.getDefiningOp<GatherOp>();
+    if (types && other.hasOneUse() && isWeight(types.getTable()) &&
+        isa<BlockArgument>(types.getIds()) &&
+        types.getIds() != gather.getIds()) {
+      g.desc.typeVocab = extent(types.getTable(), 0);
+      g.ops.insert(types);
+      g.ops.insert(sum);
+      g.inputs.push_back(types.getIds());
+      g.inputs.push_back(types.getTable());
+      out = sum.getResult();
+    }
+  }
+  Value rows = out;
+  for (Operation *user : rows.getUsers()) {
     if (auto ar = dyn_cast<ArangeOp>(user)) {
       auto pos = onlyUser<GatherOp>(ar.getResult());
       if (!pos || !isWeight(pos.getTable()) || ar.getOffset() != 0)
         continue;
       auto sum = onlyUser<AddOp>(pos.getResult());
-      if (!sum || sum.getLhs() != out)
+      if (!sum || sum.getLhs() != rows)
         continue;
       g.desc.positions = PositionKind::Learned;
       g.desc.maxSeq = extent(pos.getTable(), 0);
@@ -191,7 +207,7 @@ std::optional<Group> Fuser::matchEmbed(GatherOp gather) {
     }
     if (auto sin = dyn_cast<SinusoidalOp>(user)) {
       auto sum = onlyUser<AddOp>(sin.getResult());
-      if (!sum || sum.getLhs() != out)
+      if (!sum || sum.getLhs() != rows)
         continue;
       g.desc.positions = PositionKind::Sinusoidal;
       g.ops.insert(sin);
@@ -200,11 +216,22 @@ std::optional<Group> Fuser::matchEmbed(GatherOp gather) {
       break;
     }
   }
-  // The gathered rows must not escape when positions were added.
-  if (out != gather.getResult())
-    for (Operation *user : gather->getUsers())
+  // The summed rows must not escape when positions were added.
+  if (out != rows)
+    for (Operation *user : rows.getUsers())
       if (!g.ops.contains(user))
         return std::nullopt;
+  // The embedding LayerNorm (BERT) is the kernel's epilogue.
+  if (auto post = normConsuming(out)) {
+    g.desc.norm = post->kind;
+    g.desc.eps = post->eps;
+    for (Operation *op : post->ops)
+      g.ops.insert(op);
+    g.inputs.push_back(post->gamma);
+    if (post->beta)
+      g.inputs.push_back(post->beta);
+    out = post->output;
+  }
   g.outputs = {out};
   g.label = "embed";
   return g;
@@ -451,6 +478,14 @@ std::optional<Group> Fuser::matchAttention(MatmulOp scores) {
     s = mask.getResult();
     causal = true;
   }
+  Value keyMask;
+  if (auto mask = onlyUser<KeyMaskOp>(s); mask && mask.getX() == s) {
+    if (!isa<BlockArgument>(mask.getMask()))
+      return std::nullopt;
+    ops.push_back(mask);
+    s = mask.getResult();
+    keyMask = mask.getMask();
+  }
   auto softmax = onlyUser<SoftmaxOp>(s);
   if (!softmax)
     return std::nullopt;
@@ -479,9 +514,12 @@ std::optional<Group> Fuser::matchAttention(MatmulOp scores) {
   g.desc.kvHeads = extent(k, 1);
   g.desc.headDim = extent(q, 2);
   g.desc.causal = causal;
+  g.desc.keyMask = bool(keyMask);
   for (Operation *op : ops)
     g.ops.insert(op);
   g.inputs = {q, k, v};
+  if (keyMask)
+    g.inputs.push_back(keyMask);
   g.outputs = {flat.getResult()};
   g.label = "attention";
   return g;
@@ -536,8 +574,8 @@ LogicalResult Fuser::run() {
         text = text.substr(0, 157) + "...";
       return op.emitError() << "tfm-fuse: no kernel template covers '"
                             << op.getName() << "' in: " << text
-                            << " (compiled code supports decoder models for "
-                               "now)";
+                            << " (compiled code supports decoder and encoder "
+                               "models for now)";
     }
   return materialize();
 }

@@ -49,6 +49,11 @@ DictionaryAttr kernelDescAttr(MLIRContext *context, const KernelDesc &d) {
     attrs.append("positions", b.getStringAttr(toString(d.positions)));
     if (d.positions == PositionKind::Learned)
       i64("max_seq", d.maxSeq);
+    // Encoders only: token types and the embedding norm.
+    if (d.typeVocab > 0)
+      i64("type_vocab", d.typeVocab);
+    if (d.norm != KernelNorm::None)
+      norm();
     break;
   case KernelKind::QKV:
     i64("d", d.d);
@@ -66,6 +71,8 @@ DictionaryAttr kernelDescAttr(MLIRContext *context, const KernelDesc &d) {
     i64("kv_heads", d.kvHeads);
     i64("head_dim", d.headDim);
     flag("causal", d.causal);
+    if (d.keyMask)
+      flag("key_mask", true);
     break;
   case KernelKind::ProjResidual:
     i64("in", d.in);
@@ -170,6 +177,10 @@ std::optional<KernelDesc> kernelDescOf(tfm::KernelOp op, std::string &error) {
     } else {
       missing("positions");
     }
+    if (dict.get("type_vocab"))
+      i64("type_vocab", d.typeVocab);
+    if (dict.get("norm"))
+      norm();
     break;
   }
   case KernelKind::QKV:
@@ -188,6 +199,8 @@ std::optional<KernelDesc> kernelDescOf(tfm::KernelOp op, std::string &error) {
     i64("kv_heads", d.kvHeads);
     i64("head_dim", d.headDim);
     flag("causal", d.causal);
+    if (dict.get("key_mask"))
+      flag("key_mask", d.keyMask);
     break;
   case KernelKind::ProjResidual:
     i64("in", d.in);

@@ -103,7 +103,8 @@ private:
     if (spec.positions.kind == PositionKind::RoPE && !memory)
       rope = b.getF64FloatAttr(spec.positions.ropeTheta);
     return tfm::AttentionOp::create(
-        b, loc, x.getType(), x, memory, wq, wk, wv, wo, biases,
+        b, loc, x.getType(), x, memory, memory ? Value() : keyMask, wq, wk,
+        wv, wo, biases,
         b.getI64IntegerAttr(dm.nHeads), b.getI64IntegerAttr(dm.nKVHeads),
         b.getI64IntegerAttr(dm.headDim), causal ? b.getUnitAttr() : UnitAttr(),
         rope);
@@ -225,6 +226,7 @@ private:
   Location loc;
   Type f32, weightElem;
   std::map<std::string, Value> weights;
+  Value keyMask; // encoders: the padding mask of self-attention's keys
 };
 
 OwningOpRef<ModuleOp> ModelBuilder::build() {
@@ -248,6 +250,11 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
     if (spec.dims.typeVocab > 0) {
       inputs.push_back(ids);
       names.push_back("token_types");
+    }
+    // An encoder's padded batch rows: 1 = a token, 0 = padding.
+    if (spec.family == Family::Encoder) {
+      inputs.push_back(ids);
+      names.push_back("attention_mask");
     }
     break;
   case Family::ViT: {
@@ -277,6 +284,8 @@ OwningOpRef<ModuleOp> ModelBuilder::build() {
   case Family::Decoder:
   case Family::Encoder: {
     Value types = spec.dims.typeVocab > 0 ? body->getArgument(1) : Value();
+    if (spec.family == Family::Encoder)
+      keyMask = body->getArguments().back();
     Value x = embedTokens(main, body->getArgument(0), types, "pos_embed");
     out = head(stackOf(main, x, Value(), ""), spec.dims.dModel);
     break;

@@ -102,15 +102,29 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
     error = "the module does not say its max_seq (tfm.max_seq)";
     return false;
   }
+  if (auto a = module->getAttrOfType<StringAttr>("tfm.family"))
+    plan.family = a.str();
   Block &body = func.getBody().front();
-  if (body.getNumArguments() != 1 ||
-      !cast<RankedTensorType>(body.getArgument(0).getType())
-           .getElementType()
-           .isInteger(32)) {
-    error = "compiled models take one token tensor for now; model '" +
-            plan.model + "' takes " + std::to_string(body.getNumArguments()) +
-            " inputs";
-    return false;
+  // Inputs by name: the tokens, and an encoder's token types and mask.
+  llvm::DenseMap<Value, PlanArg::Kind> inputKind;
+  for (unsigned i = 0; i < body.getNumArguments(); ++i) {
+    auto name = func.getArgAttrOfType<StringAttr>(i, "tfm.input");
+    bool ids = cast<RankedTensorType>(body.getArgument(i).getType())
+                   .getElementType()
+                   .isInteger(32);
+    std::string n = name ? name.str() : "";
+    if (ids && n == "tokens") {
+      inputKind[body.getArgument(i)] = PlanArg::Tokens;
+    } else if (ids && n == "token_types") {
+      inputKind[body.getArgument(i)] = PlanArg::Types;
+    } else if (ids && n == "attention_mask") {
+      inputKind[body.getArgument(i)] = PlanArg::Mask;
+    } else {
+      error = "compiled models take tokens (with an encoder's token types "
+              "and attention mask) for now; model '" +
+              plan.model + "' takes input '" + n + "'";
+      return false;
+    }
   }
   auto ret = cast<func::ReturnOp>(body.getTerminator());
   Value output = ret.getOperand(0);
@@ -156,6 +170,8 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
       symbol = desc->symbol();
       tiedTable = kernel.getInputs().back();
     }
+    if (desc->kind == KernelKind::Embed)
+      plan.typeVocab = std::max(plan.typeVocab, desc->typeVocab);
     auto [it, inserted] = kernelIndex.try_emplace(
         symbol, static_cast<int32_t>(plan.kernels.size()));
     if (inserted)
@@ -169,7 +185,7 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
       PlanArg arg;
       arg.dims = kernelDims(in);
       if (isa<BlockArgument>(in)) {
-        arg.kind = PlanArg::Tokens;
+        arg.kind = inputKind.lookup(in);
       } else if (in == tiedTable && weightIndex.count(in)) {
         PlanWeight table = plan.weights[weightIndex[in]];
         arg.kind = PlanArg::Weight;
@@ -345,6 +361,12 @@ std::string printPlan(const Plan &plan) {
       case PlanArg::Tokens:
         os << "tokens";
         break;
+      case PlanArg::Types:
+        os << "token_types";
+        break;
+      case PlanArg::Mask:
+        os << "attention_mask";
+        break;
       case PlanArg::Weight: {
         const PlanWeight &w = plan.weights[arg.index];
         os << w.name << (w.transposed ? "^T" : "");
@@ -400,6 +422,17 @@ std::string printPlan(const Plan &plan) {
      << ")\n";
   os << "output: [N, " << plan.outputCols << "]\n";
   return os.str();
+}
+
+/// tfc_family (tfc_plan.h) of a tfm.family name.
+static int familyCode(const std::string &family) {
+  if (family == "encoder")
+    return 1;
+  if (family == "vit")
+    return 2;
+  if (family == "encoder-decoder")
+    return 3;
+  return 0;
 }
 
 std::string emitPlanSource(const Plan &plan, const std::string &cName,
@@ -463,7 +496,9 @@ std::string emitPlanSource(const Plan &plan, const std::string &cName,
      << "  " << plan.maxSeq << ", " << plan.vocab << ", " << plan.outputCols
      << ", " << plan.arenaFloats << ", " << plan.cacheFloats << ",\n"
      << "  " << plan.weights.size() << ", weights, " << plan.kernels.size()
-     << ", kernels, " << plan.steps.size() << ", steps, args};\n\n"
+     << ", kernels, " << plan.steps.size() << ", steps, args,\n"
+     << "  " << familyCode(plan.family) << ", " << plan.typeVocab
+     << "};\n\n"
      << "const tfc_model *tfc_model_" << cName << "(void) { return &model; }\n";
   if (forExecutable)
     os << "const tfc_model *tfc_main_model(void) { return &model; }\n";

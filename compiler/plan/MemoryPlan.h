@@ -31,7 +31,9 @@ struct PlanArg {
     Arena = 2,
     Output = 3,
     Pos = 4,
-    Cache = 5
+    Cache = 5,
+    Types = 6, // an encoder's token types: int32 [N]
+    Mask = 7   // an encoder's attention mask: int32 [N], 0 = padding
   } kind;
   int32_t index = 0;         // Weight: into Plan::weights; Arena: into
                              // Plan::buffers; Cache: into Plan::caches
@@ -72,6 +74,8 @@ struct PlanWeight {
 struct Plan {
   std::string model;
   int64_t maxSeq = 0, vocab = 0, outputCols = 0;
+  std::string family = "decoder"; // the spec's family (tfm.family)
+  int64_t typeVocab = 0;          // encoders with token types
   std::vector<KernelDesc> kernels; // distinct, in order of first use
   std::vector<PlanWeight> weights; // in order of first use
   std::vector<PlanStep> steps;

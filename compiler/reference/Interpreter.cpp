@@ -90,7 +90,8 @@ RefTensor Evaluator::attention(tfm::AttentionOp op) {
     q = ref::rope(q, h, k, theta->convertToDouble(), 0);
     kk = ref::rope(kk, hkv, k, theta->convertToDouble(), 0);
   }
-  RefTensor o = ref::attention(q, kk, v, h, hkv, k, op.getCausal());
+  RefTensor o = ref::attention(q, kk, v, h, hkv, k, op.getCausal(),
+                               getOptional(op.getKeyMask()));
   return ref::linear(o, get(op.getWo()), bias(3));
 }
 
@@ -249,6 +250,9 @@ bool Evaluator::eval(Operation *op, std::string &error) {
       })
       .Case(
           [&](tfm::CausalMaskOp c) { result = ref::causalMask(get(c.getX())); })
+      .Case([&](tfm::KeyMaskOp km) {
+        result = ref::keyMask(get(km.getX()), get(km.getMask()));
+      })
       .Case([&](tfm::RopeOp r) {
         const RefTensor &x = get(r.getX());
         result = ref::rope(x, x.dim(1), x.dim(2),

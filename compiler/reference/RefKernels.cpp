@@ -279,7 +279,7 @@ RefTensor rope(const RefTensor &x, int64_t heads, int64_t headDim, double theta,
 
 RefTensor attention(const RefTensor &q, const RefTensor &k, const RefTensor &v,
                     int64_t heads, int64_t kvHeads, int64_t headDim,
-                    bool causal) {
+                    bool causal, const RefTensor *keyMask) {
   int64_t n = q.dim(0);
   int64_t m = k.dim(0);
   int64_t group = heads / kvHeads;
@@ -299,7 +299,8 @@ RefTensor attention(const RefTensor &q, const RefTensor &k, const RefTensor &v,
           acc += q[i * qWidth + h * headDim + c] *
                  k[j * kvWidth + g * headDim + c];
         scores[idx(j)] = acc * factor;
-        if (causal && j - i > m - n)
+        if ((causal && j - i > m - n) ||
+            (keyMask && (*keyMask)[j] == 0.0))
           scores[idx(j)] = kNegInf;
       }
       softmaxRow(scores.data(), weights.data(), m);
@@ -410,6 +411,17 @@ RefTensor causalMask(const RefTensor &x) {
       for (int64_t j = 0; j < m; ++j)
         if (j - i > m - n)
           out[(bi * n + i) * m + j] = kNegInf;
+  return out;
+}
+
+RefTensor keyMask(const RefTensor &x, const RefTensor &mask) {
+  RefTensor out = x;
+  int64_t m = x.dim(x.rank() - 1);
+  int64_t rows = m == 0 ? 0 : x.numel() / m;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < m; ++j)
+      if (mask[j] == 0.0)
+        out[r * m + j] = kNegInf;
   return out;
 }
 

@@ -102,11 +102,12 @@ RefTensor rope(const RefTensor &x, int64_t heads, int64_t headDim, double theta,
 ///   causal: S[i][j] = -inf for j > i + (M - N)    (query i sits at absolute
 ///                                                  position i + (M - N), the
 ///                                                  keys at 0 .. M-1)
+///   keyMask ([M], 0 = padding): S[i][j] = -inf where keyMask[j] == 0
 ///   P = softmax over j of S;  out_h = P v_g       [N, K]
 /// The heads are concatenated back to [N, H*K].
 RefTensor attention(const RefTensor &q, const RefTensor &k, const RefTensor &v,
                     int64_t heads, int64_t kvHeads, int64_t headDim,
-                    bool causal);
+                    bool causal, const RefTensor *keyMask = nullptr);
 
 /// Cuts an image [H, W, C] into non-overlapping P x P patches (H and W
 /// multiples of P): result [(H/P)*(W/P), P*P*C]. Patches follow the
@@ -136,6 +137,10 @@ RefTensor scale(const RefTensor &x, double factor);
 /// j > i + (M - N) become -inf, the others are copied (the queries are the
 /// last N of M positions, as in decoding with a KV cache).
 RefTensor causalMask(const RefTensor &x);
+
+/// Key padding mask over the last dim [.., M]: entries of keys j with
+/// mask[j] == 0 become -inf, the others are copied.
+RefTensor keyMask(const RefTensor &x, const RefTensor &mask);
 
 /// The same elements, row-major, under a new shape of equal element count.
 RefTensor reshape(const RefTensor &x, std::vector<int64_t> shape);

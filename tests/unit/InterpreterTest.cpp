@@ -40,10 +40,15 @@ RefTensor ids(std::vector<double> v) {
 std::vector<RefTensor> inputsFor(const ModelSpec &spec) {
   switch (spec.family) {
   case Family::Decoder:
-  case Family::Encoder:
-    if (spec.dims.typeVocab > 0)
-      return {ids({3, 1, 4, 1, 5}), ids({0, 0, 0, 1, 1})};
     return {ids({3, 1, 4, 1, 5})};
+  case Family::Encoder: {
+    // The last token is padding: the attention mask excludes it.
+    std::vector<RefTensor> in = {ids({3, 1, 4, 1, 5})};
+    if (spec.dims.typeVocab > 0)
+      in.push_back(ids({0, 0, 0, 1, 1}));
+    in.push_back(ids({1, 1, 1, 1, 0}));
+    return in;
+  }
   case Family::EncoderDecoder:
     return {ids({2, 7, 1, 8}), ids({3, 1, 4})};
   case Family::ViT: {
@@ -169,9 +174,34 @@ TEST(Interpreter, EncoderSeesLaterTokens) {
   Runner r(spec, 0);
   RefTensor out1, out2;
   std::string error;
-  ASSERT_TRUE(r.run(w, {ids({5, 6, 7}), ids({0, 0, 0})}, out1, error)) << error;
-  ASSERT_TRUE(r.run(w, {ids({5, 6, 9}), ids({0, 0, 0})}, out2, error)) << error;
+  RefTensor ones = ids({1, 1, 1});
+  ASSERT_TRUE(r.run(w, {ids({5, 6, 7}), ids({0, 0, 0}), ones}, out1, error))
+      << error;
+  ASSERT_TRUE(r.run(w, {ids({5, 6, 9}), ids({0, 0, 0}), ones}, out2, error))
+      << error;
   EXPECT_NE(out1[0], out2[0]); // token 0 attends to token 2
+}
+
+TEST(Interpreter, EncoderMaskHidesPadding) {
+  // A padding token (mask 0) changes no other token's output, whatever its
+  // id and type; unmasked, the same change does.
+  ModelSpec spec = loadModel("tiny-encoder");
+  auto w = initWeights(spec, 3);
+  Runner r(spec, 0);
+  RefTensor a, b, c;
+  std::string error;
+  RefTensor mask = ids({1, 1, 0});
+  ASSERT_TRUE(r.run(w, {ids({5, 6, 7}), ids({0, 1, 0}), mask}, a, error))
+      << error;
+  ASSERT_TRUE(r.run(w, {ids({5, 6, 60}), ids({0, 1, 1}), mask}, b, error))
+      << error;
+  ASSERT_TRUE(r.run(w, {ids({5, 6, 60}), ids({0, 1, 1}), ids({1, 1, 1})}, c,
+                    error))
+      << error;
+  int64_t d = a.dim(1);
+  for (int64_t i = 0; i < 2 * d; ++i)
+    ASSERT_EQ(a[i], b[i]) << "element " << i;
+  EXPECT_NE(a[0], c[0]);
 }
 
 TEST(Interpreter, RopeMakesPositionMatter) {
