@@ -136,7 +136,9 @@ bool checkPlan(const tfc_model *m, std::string &error) {
             " (recompile the model)";
     return false;
   }
-  if (!m->spec_yaml || m->max_seq < 1 || m->vocab < 1 || m->output_cols < 1 ||
+  bool vit = m->family == TFC_FAMILY_VIT;
+  if (!m->spec_yaml || m->max_seq < 1 || (m->vocab < 1 && !vit) ||
+      m->output_cols < 1 ||
       m->arena_floats < 0 || m->cache_floats < 0 || m->num_weights < 0 ||
       m->num_kernels < 0 || m->num_steps < 0 ||
       (m->num_weights && !m->weights) || (m->num_kernels && !m->kernels) ||
@@ -218,6 +220,13 @@ bool checkPlan(const tfc_model *m, std::string &error) {
           return false;
         }
         break;
+      case TFC_ARG_IMAGE:
+        if (!vit || a.rank != 3 || hasDimN(a)) {
+          error = arg + "an image must be a ViT's [H, W, C], found " +
+                  shapeOf(a.rank, a.dims);
+          return false;
+        }
+        break;
       case TFC_ARG_WEIGHT: {
         if (a.index < 0 || a.index >= m->num_weights) {
           error = arg + "weight index " + std::to_string(a.index) + " of " +
@@ -259,7 +268,9 @@ bool checkPlan(const tfc_model *m, std::string &error) {
       case TFC_ARG_OUTPUT:
         // The caller provides n * output_cols floats: the output must be
         // N rows of at most output_cols.
-        if (numelAt(a, 1) > m->output_cols || !hasDimN(a)) {
+        if (vit ? (a.rank != 2 || a.dims[0] != 1 ||
+                   a.dims[1] != m->output_cols)
+                : (numelAt(a, 1) > m->output_cols || !hasDimN(a))) {
           error = arg + "output " + shapeOf(a.rank, a.dims) +
                   " is not [N, <= " + std::to_string(m->output_cols) + "]";
           return false;
@@ -325,6 +336,7 @@ struct tfc_context {
   std::vector<int32_t> dynamicArgs; // args with an N dimension
   std::vector<int32_t> tokenArgs, outputArgs;
   std::vector<int32_t> typeArgs, maskArgs; // encoders
+  std::vector<int32_t> imageArgs;          // ViT
   std::vector<int32_t> zeros, ones;        // default types and mask
   bool profiling = false;
   std::vector<int64_t> kernelCalls, kernelNs; // by kernel index
@@ -578,6 +590,9 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
       b.type.code = halide_type_int;
       ctx->maskArgs.push_back(int32_t(i));
       break;
+    case TFC_ARG_IMAGE:
+      ctx->imageArgs.push_back(int32_t(i));
+      break;
     case TFC_ARG_WEIGHT: {
       b.host = static_cast<uint8_t *>(weights->tensors[size_t(a.index)]);
       const tfc_weight_info &info = model->weights[a.index];
@@ -639,6 +654,8 @@ int tfc_forward(tfc_context *ctx, const int32_t *tokens, int64_t n,
     return 1;
   if (ctx->model->family == TFC_FAMILY_ENCODER)
     return tfc_encode(ctx, tokens, nullptr, nullptr, n, output);
+  if (ctx->model->family == TFC_FAMILY_VIT)
+    return tfc_append(ctx, tokens, n, output, 1); // says: tfc_classify
   ctx->pos = 0;
   return tfc_append(ctx, tokens, n, output, 1);
 }
@@ -692,10 +709,48 @@ int runTokens(tfc_context *ctx, const int32_t *tokens, const int32_t *types,
 
 } // namespace
 
+int tfc_classify(tfc_context *ctx, const float *image, float *logits) {
+  if (!ctx)
+    return 1;
+  const tfc_model *m = ctx->model;
+  ctx->error[0] = '\0';
+  if (m->family != TFC_FAMILY_VIT) {
+    std::snprintf(ctx->error, sizeof ctx->error,
+                  "model '%s' is not an image classifier (tfc_classify "
+                  "takes a ViT)",
+                  m->name ? m->name : "?");
+    return 1;
+  }
+  if (!image || !logits) {
+    std::snprintf(ctx->error, sizeof ctx->error, "%s is NULL",
+                  !image ? "image" : "logits");
+    return 1;
+  }
+  ctx->pos = 0;
+  ctx->posValue = 0;
+  for (int32_t i : ctx->dynamicArgs)
+    patchShape(*ctx, i, m->max_seq);
+  for (int32_t i : ctx->imageArgs)
+    ctx->buffers[size_t(i)].host =
+        reinterpret_cast<uint8_t *>(const_cast<float *>(image));
+  for (int32_t i : ctx->outputArgs)
+    ctx->buffers[size_t(i)].host = reinterpret_cast<uint8_t *>(logits);
+  for (int32_t s = 0; s < m->num_steps; ++s)
+    if (callStep(*ctx, s, ctx->error, sizeof ctx->error) != 0)
+      return 1;
+  return 0;
+}
+
 int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
                float *output, int all_rows) {
   if (!ctx)
     return 1;
+  if (ctx->model->family == TFC_FAMILY_VIT) {
+    std::snprintf(ctx->error, sizeof ctx->error,
+                  "model '%s' is an image classifier: use tfc_classify",
+                  ctx->model->name ? ctx->model->name : "?");
+    return 1;
+  }
   if (ctx->model->family == TFC_FAMILY_ENCODER) {
     std::snprintf(ctx->error, sizeof ctx->error,
                   "model '%s' is an encoder: it has no KV cache to append "
@@ -874,10 +929,9 @@ int tfc_decode_batch(tfc_context *const *ctxs, int32_t b, const int32_t *tokens,
   tfc_context &lead = *ctxs[0];
   const tfc_model *m = lead.model;
   lead.error[0] = '\0';
-  if (m->family == TFC_FAMILY_ENCODER) {
+  if (m->family != TFC_FAMILY_DECODER) {
     std::snprintf(lead.error, sizeof lead.error,
-                  "model '%s' is an encoder: it does not decode (use "
-                  "tfc_encode_batch)",
+                  "model '%s' is not a decoder: it does not decode",
                   m->name ? m->name : "?");
     return 1;
   }

@@ -14,6 +14,7 @@
 // Tests compile this file with TFC_MAIN_NO_MAIN and call tfc::runMain.
 //
 //===----------------------------------------------------------------------===//
+#include "Image.h"
 #include "Tokenizer.h"
 #include "WordPiece.h"
 #include "spec/SpecParser.h"
@@ -24,6 +25,7 @@
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
+#include <optional>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -58,6 +60,9 @@ struct Options {
   std::string tokenTypes, mask, vocab, pool;
   bool haveTypes = false, haveMask = false, cased = false;
   std::vector<std::string> texts;
+  // ViT: the image (PNG/PPM/PGM, or raw f32 H x W x C) and top-K classes.
+  std::string image, imageRaw;
+  int64_t top = 5;
 };
 
 struct Failure {
@@ -141,6 +146,13 @@ void printUsage(const char *prog, const tfc_model *m, FILE *out) {
       "  --cased              keep case and accents (default: lower-case, "
       "as BERT\n"
       "                       uncased vocabularies expect)\n"
+      "image classifiers (ViT):\n"
+      "  --image FILE         PNG, PPM or PGM; resized (shorter side), "
+      "center-cropped\n"
+      "                       and normalised with the spec's mean and std\n"
+      "  --image-raw FILE     raw little-endian f32 H x W x C, already "
+      "normalised\n"
+      "  --top K              print the K most likely classes (default 5)\n"
       "generation (prefill the tokens, then decode with the KV cache):\n"
       "  --prompt \"TEXT\"      the prompt as text (the spec's tokenizer)\n"
       "  --tokenizer-dir DIR  encoder.json and vocab.bpe for gpt2 "
@@ -192,10 +204,19 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
     } else if (arg == "--cased" && flagOnly()) {
       opt.cased = true;
     } else if (arg == "--token-types" || arg == "--mask" || arg == "--text" ||
-               arg == "--vocab" || arg == "--pool") {
+               arg == "--vocab" || arg == "--pool" || arg == "--image" ||
+               arg == "--image-raw" || arg == "--top") {
       if (!takeValue())
         return usage(arg + " needs a value");
-      if (arg == "--token-types") {
+      if (arg == "--image") {
+        opt.image = value;
+      } else if (arg == "--image-raw") {
+        opt.imageRaw = value;
+      } else if (arg == "--top") {
+        if (!parseInt(value, 1, INT32_MAX, opt.top))
+          return usage("--top: expected an integer >= 1, found '" + value +
+                       "'");
+      } else if (arg == "--token-types") {
         opt.tokenTypes = value;
         opt.haveTypes = true;
       } else if (arg == "--mask") {
@@ -323,6 +344,15 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
     return usage("--token-types and --mask go with --tokens");
   if (!opt.texts.empty())
     return true; // embedding: nothing below applies
+  if (!opt.image.empty() && !opt.imageRaw.empty())
+    return usage("--image and --image-raw: give one of them");
+  if (!opt.image.empty() || !opt.imageRaw.empty()) {
+    if (opt.haveTokens || opt.havePrompt || opt.bench || opt.benchDecode ||
+        opt.maxTokens >= 0)
+      return usage("--image (classify) takes no --tokens, --prompt, "
+                   "--bench or --max-tokens");
+    return true;
+  }
   if (opt.havePrompt && opt.prompt.empty())
     return usage("--prompt: the prompt is empty");
   if (opt.bench && opt.benchDecode)
@@ -751,8 +781,112 @@ int embedTexts(const Options &opt, const tfc_model *m, tfc_context *ctx,
   return 0;
 }
 
+/// A ViT: the image, resized and normalised as the spec says (or raw), to
+/// the top classes with their softmax probabilities.
+int classifyImage(const Options &opt, const tfc_model *m, Failure &fail) {
+  std::string error;
+  std::optional<ModelSpec> spec =
+      parseSpecString(m->spec_yaml, std::string(m->name) + " (spec)", error);
+  if (!spec || !spec->image) {
+    fail = {1, spec ? "the model's spec has no image: section" : error};
+    return 1;
+  }
+  const ImageSpec &img = *spec->image;
+  std::vector<float> pixels;
+  size_t count = size_t(img.height * img.width * img.channels);
+  if (!opt.image.empty()) {
+    ImagePrep prep;
+    prep.height = img.height;
+    prep.width = img.width;
+    prep.channels = img.channels;
+    prep.mean.assign(img.mean.begin(), img.mean.end());
+    prep.std.assign(img.std.begin(), img.std.end());
+    if (!prepareImage(opt.image, prep, pixels, error)) {
+      fail = {1, error};
+      return 1;
+    }
+  } else {
+    FILE *f = std::fopen(opt.imageRaw.c_str(), "rb");
+    if (!f) {
+      fail = {1, opt.imageRaw + ": " + std::strerror(errno)};
+      return 1;
+    }
+    pixels.resize(count + 1);
+    size_t got = std::fread(pixels.data(), sizeof(float), count + 1, f);
+    std::fclose(f);
+    if (got != count) {
+      fail = {1, opt.imageRaw + ": expected " + std::to_string(count) +
+                     " f32 values (" + std::to_string(img.height) + " x " +
+                     std::to_string(img.width) + " x " +
+                     std::to_string(img.channels) + "), found " +
+                     (got > count ? "more" : std::to_string(got))};
+      return 1;
+    }
+    pixels.resize(count);
+  }
+  char err[1024];
+  tfc_weights *w = tfc_weights_load(m, opt.weights.c_str(), err, sizeof err);
+  if (!w) {
+    fail = {1, err};
+    return 1;
+  }
+  tfc_context *ctx = tfc_context_create(w, opt.threads, err, sizeof err);
+  if (!ctx) {
+    tfc_weights_free(w);
+    fail = {1, err};
+    return 1;
+  }
+  if (opt.profile)
+    tfc_profile_enable(ctx, 1);
+  int64_t classes = m->output_cols;
+  std::vector<float> logits(static_cast<size_t>(classes));
+  bool ok = tfc_classify(ctx, pixels.data(), logits.data()) == 0;
+  if (!ok)
+    fail = {1, tfc_context_error(ctx)};
+  if (ok) {
+    double peak = *std::max_element(logits.begin(), logits.end()), sum = 0;
+    for (float l : logits)
+      sum += std::exp(double(l) - peak);
+    std::vector<int64_t> order(static_cast<size_t>(classes));
+    for (int64_t i = 0; i < classes; ++i)
+      order[size_t(i)] = i;
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return logits[size_t(a)] > logits[size_t(b)];
+    });
+    std::printf("top %" PRId64 " of %" PRId64 " classes:\n",
+                std::min(opt.top, classes), classes);
+    for (int64_t i = 0; i < std::min(opt.top, classes); ++i) {
+      int64_t c = order[size_t(i)];
+      std::printf("class %" PRId64 ": p = %.4f (logit %.4f)\n", c,
+                  std::exp(double(logits[size_t(c)]) - peak) / sum,
+                  double(logits[size_t(c)]));
+    }
+    if (opt.profile)
+      tfc_profile_print(ctx, stdout);
+    if (!opt.dumpLogits.empty() && !dumpLogits(opt.dumpLogits, logits, error)) {
+      fail = {1, error};
+      ok = false;
+    }
+  }
+  tfc_context_destroy(ctx);
+  tfc_weights_free(w);
+  std::fflush(stdout);
+  return ok ? 0 : 1;
+}
+
 /// The run after the options are known; returns 0 or sets `fail`.
 int run(const Options &opt, const tfc_model *m, Failure &fail) {
+  bool vit = m->family == TFC_FAMILY_VIT;
+  if (vit != (!opt.image.empty() || !opt.imageRaw.empty())) {
+    fail = {2, vit ? "'" + std::string(m->name) +
+                         "' classifies images: give --image FILE (PNG, PPM "
+                         "or PGM) or --image-raw FILE (f32 H x W x C)"
+                   : "--image is for image classifiers; '" +
+                         std::string(m->name) + "' is not one"};
+    return fail.code;
+  }
+  if (vit)
+    return classifyImage(opt, m, fail);
   bool encoder = m->family == TFC_FAMILY_ENCODER;
   if (!encoder && (opt.haveTypes || opt.haveMask || !opt.texts.empty())) {
     fail = {2, "--token-types, --mask and --text are for encoder models; '" +

@@ -32,8 +32,9 @@ typedef enum {
   TFC_ARG_CACHE = 5,  /* KV cache + offset (in floats): [max_seq, width],
                          the rows given by `rows` */
   TFC_ARG_TYPES = 6,  /* an encoder's token types: int32 [N] */
-  TFC_ARG_MASK = 7    /* an encoder's attention mask: int32 [N], 1 = a
+  TFC_ARG_MASK = 7,   /* an encoder's attention mask: int32 [N], 1 = a
                          token, 0 = padding (no token attends to it) */
+  TFC_ARG_IMAGE = 8   /* a ViT's image: f32 [H, W, C], normalised */
 } tfc_arg_kind;
 
 typedef enum {
@@ -106,8 +107,9 @@ typedef struct {
   const char *spec_yaml; /* the validated spec (tfc --emit=spec) */
   const char *target;    /* the Halide target the kernels were built for */
   int64_t max_seq;       /* largest N */
-  int64_t vocab;         /* token ids must be < vocab */
-  int64_t output_cols;   /* the output is [N, output_cols] */
+  int64_t vocab;         /* token ids must be < vocab (ViT: 0) */
+  int64_t output_cols;   /* the output is [N, output_cols] (ViT: [1,
+                            classes]) */
   int64_t arena_floats;  /* activation arena size for N = max_seq */
   int64_t cache_floats;  /* KV cache size: every layer's K and V,
                             max_seq rows each */

@@ -128,6 +128,11 @@ int tfc_encode_batch(tfc_context *ctx, int32_t b, int64_t n,
                      const int32_t *tokens, const int32_t *types,
                      const int32_t *mask, float *output);
 
+/* Image classifiers (TFC_FAMILY_VIT): one image, f32 [H, W, C] row-major
+ * (already resized and normalised, e.g. by the executable's --image), to
+ * output_cols logits, one per class. */
+int tfc_classify(tfc_context *ctx, const float *image, float *logits);
+
 /* Pooling hidden states [n, output_cols] into one vector (output_cols
  * floats): TFC_POOL_CLS takes the first token's ([CLS]) state, TFC_POOL_MEAN
  * averages the tokens whose mask entry is 1 (mask NULL: every token), as

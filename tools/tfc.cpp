@@ -206,6 +206,13 @@ cl::opt<bool> cased("cased",
                              "lower-case, as uncased BERT vocabularies "
                              "expect)"),
                     cl::cat(tfcCategory));
+cl::opt<std::string> classifyImage(
+    "image", cl::desc("classify: the image (PNG, PPM or PGM)"),
+    cl::cat(tfcCategory));
+cl::opt<unsigned> classifyTop("top",
+                              cl::desc("classify: the K most likely classes "
+                                       "(default 5)"),
+                              cl::init(5), cl::cat(tfcCategory));
 cl::opt<std::string> maskText(
     "mask",
     cl::desc("Encoder attention mask: 1 per token, 0 per padding token "
@@ -772,17 +779,28 @@ std::string kernelChoices() {
 /// `tfc run` without --reference: compile into the cache (keyed by the
 /// validated spec, the target, the kernel options and this tfc build), then
 /// run the executable.
-enum class RunMode { Run, Generate, Embed };
+enum class RunMode { Run, Generate, Embed, Classify };
 
 int runCompiled(const ModelSpec &spec, RunMode mode) {
   bool generating = mode == RunMode::Generate;
   if (weightsPath.empty())
     return fail("--weights <file.safetensors> is required");
-  if (mode == RunMode::Run && tokensText.empty())
+  if (mode == RunMode::Run && tokensText.empty() &&
+      !(spec.family == Family::ViT && !imagePath.empty()))
     return fail("run: --tokens \"…\" is required");
+  if (mode == RunMode::Classify) {
+    if (spec.family != Family::ViT)
+      return fail("classify: model '" + spec.name + "' is of family " +
+                  toString(spec.family) + "; classify takes a vit");
+    if (classifyImage.empty() == imagePath.empty())
+      return fail("classify: give --image FILE (PNG, PPM or PGM) or "
+                  "--image-raw FILE");
+    if (classifyTop < 1)
+      return fail("classify: --top must be at least 1");
+  }
   if (mode == RunMode::Embed) {
     if (spec.family != Family::Encoder)
-      return fail("embed: model '" + spec.name + "' is a " +
+      return fail("embed: model '" + spec.name + "' is of family " +
                   toString(spec.family) + "; embed takes an encoder");
     if (embedTexts.empty() || embedTexts.size() > 2)
       return fail("embed: give one --text \"…\" (or two, for their cosine "
@@ -818,6 +836,12 @@ int runCompiled(const ModelSpec &spec, RunMode mode) {
     args.insert(args.end(), {"--token-types", tokenTypesText});
   if (!maskText.empty())
     args.insert(args.end(), {"--mask", maskText});
+  if (!classifyImage.empty())
+    args.insert(args.end(), {"--image", classifyImage});
+  if (!imagePath.empty())
+    args.insert(args.end(), {"--image-raw", imagePath});
+  if (mode == RunMode::Classify)
+    args.insert(args.end(), {"--top", std::to_string(classifyTop)});
   if (mode == RunMode::Embed) {
     for (const std::string &text : embedTexts)
       args.insert(args.end(), {"--text", text});
@@ -864,6 +888,13 @@ int generateCommand() {
   if (!spec)
     return 1;
   return runCompiled(*spec, RunMode::Generate);
+}
+
+int classifyCommand() {
+  std::optional<ModelSpec> spec = loadSpec();
+  if (!spec)
+    return 1;
+  return runCompiled(*spec, RunMode::Classify);
 }
 
 int embedCommand() {
@@ -1017,7 +1048,8 @@ int main(int argc, char **argv) {
       (std::string(argv[1]) == "run" || std::string(argv[1]) == "compile" ||
        std::string(argv[1]) == "generate" || std::string(argv[1]) == "tune" ||
        std::string(argv[1]) == "init-weights" ||
-       std::string(argv[1]) == "embed")) {
+       std::string(argv[1]) == "embed" ||
+       std::string(argv[1]) == "classify")) {
     command = argv[1];
     // Drop the subcommand so that the options parse as usual.
     for (int i = 1; i + 1 < argc; ++i)
@@ -1068,7 +1100,8 @@ int main(int argc, char **argv) {
       "  tfc generate SPEC.yaml --weights W --prompt \"text\" [--max-tokens K] "
       "[--temperature T] [--top-k K] [--top-p P] [--seed S]\n"
       "  tfc embed SPEC.yaml --weights W --vocab vocab.txt --text \"a\" "
-      "[--text \"b\"] [--pool cls|mean]\n");
+      "[--text \"b\"] [--pool cls|mean]\n"
+      "  tfc classify SPEC.yaml --weights W --image x.png [--top K]\n");
   if (command == "init-weights")
     return initWeightsCommand();
   if (command == "run")
@@ -1081,5 +1114,7 @@ int main(int argc, char **argv) {
     return generateCommand();
   if (command == "embed")
     return embedCommand();
+  if (command == "classify")
+    return classifyCommand();
   return emitStage();
 }

@@ -256,6 +256,8 @@ private:
   BuiltKernel projResidual();
   BuiltKernel mlpUp();
   BuiltKernel head();
+  BuiltKernel patch();
+  BuiltKernel classify();
 
   /// gamma and beta parameters of a norm prologue/epilogue, in order.
   void normParams(std::optional<ImageParam> &gamma,
@@ -313,6 +315,23 @@ std::string KernelBuilder::check() const {
   case KernelKind::Head:
     need("d", d.d);
     need("vocab", d.vocab);
+    break;
+  case KernelKind::Patch:
+    need("height", d.imageH);
+    need("width", d.imageW);
+    need("channels", d.imageC);
+    need("patch", d.patch);
+    need("d", d.d);
+    if (e.empty() && (d.imageH % d.patch || d.imageW % d.patch))
+      e = "patch kernel: the patch (" + std::to_string(d.patch) +
+          ") must divide the image's height and width";
+    if (e.empty() &&
+        d.maxSeq != 1 + (d.imageH / d.patch) * (d.imageW / d.patch))
+      e = "patch kernel: maxSeq must be 1 + the number of patches";
+    break;
+  case KernelKind::Classify:
+    need("d", d.d);
+    need("classes", d.classes);
     break;
   }
   if (e.empty() && d.norm != KernelNorm::None && !(d.eps > 0))
@@ -820,6 +839,104 @@ BuiltKernel KernelBuilder::head() {
   return finish({logits});
 }
 
+BuiltKernel KernelBuilder::patch() {
+  int H = static_cast<int>(d.imageH), W = static_cast<int>(d.imageW),
+      C = static_cast<int>(d.imageC), P = static_cast<int>(d.patch);
+  int64_t D = d.d, K = int64_t(P) * P * C;
+  int gridW = W / P, N = static_cast<int>(d.maxSeq);
+  ImageParam image(Float(32), 3, "image");
+  image.dim(0).set_bounds(0, C).set_stride(1);
+  image.dim(1).set_bounds(0, W).set_stride(C);
+  image.dim(2).set_bounds(0, H).set_stride(W * C);
+  inputs.push_back(image);
+  ImageParam w = matrixParam("w", K, D);
+  ImageParam b = vectorParam("b", D);
+  ImageParam cls = vectorParam("cls", D);
+  std::optional<ImageParam> posTable;
+  if (d.positions == PositionKind::Learned)
+    posTable = matrixParam("pos_embed", N, D);
+  // Element k of patch r is pixel (y, x, channel) = (r / gridW * P + k /
+  // (P C), r % gridW * P + k / C % P, k % C), read straight from the image:
+  // the patch matrix is never stored.
+  Var k("k");
+  Expr r = clamp(n - 1, 0, N - 2);
+  Func vecs("patch_vec");
+  vecs(k, n) = image(k % C, (r % gridW) * P + (k / C) % P,
+                     (r / gridW) * P + k / (P * C));
+  RDom rk(0, static_cast<int>(K), "rk");
+  Func prod("prod");
+  prod(c, n) = b(c);
+  prod(c, n) += vecs(rk, n) * w(c, rk);
+  Expr row = select(n == 0, cls(c), prod(c, n));
+  Func freq("inv_freq");
+  if (posTable) {
+    row += (*posTable)(c, clamp(n, 0, N - 1));
+  } else if (d.positions == PositionKind::Sinusoidal) {
+    Var i("i");
+    Expr pair = cast<double>(i - i % 2);
+    freq(i) =
+        Halide::exp(pair * Expr(-std::log(10000.0) / static_cast<double>(D)));
+    Expr angle = cast<double>(n) * freq(c);
+    row +=
+        cast<float>(select(c % 2 == 0, Halide::sin(angle), Halide::cos(angle)));
+  }
+  Func x("x");
+  x(c, n) = row;
+  constrainOutput(x, D);
+  int v = fittingWidth(D, vec);
+  x.parallel(n);
+  if (v > 1)
+    x.vectorize(c, v);
+  prod.compute_at(x, n);
+  prod.update().reorder(c, rk.x);
+  if (v > 1) {
+    prod.vectorize(c, v);
+    prod.update().vectorize(c, v);
+  }
+  if (d.positions == PositionKind::Sinusoidal)
+    freq.compute_root();
+  return finish({x});
+}
+
+BuiltKernel KernelBuilder::classify() {
+  int64_t D = d.d, Cls = d.classes;
+  ImageParam x = rowsParam("x", D);
+  std::optional<ImageParam> gamma, beta;
+  normParams(gamma, beta, D);
+  ImageParam w = matrixParam("w", D, Cls);
+  ImageParam b = vectorParam("b", Cls);
+  Func xn = d.norm == KernelNorm::None ? wrap(x, "xin")
+                                       : normRows(x, D, *gamma, beta, "xn");
+  Var k("k");
+  Func pooled("pooled");
+  if (d.meanPool) {
+    Expr rows = x.dim(1).extent();
+    RDom rn(0, rows, "rn");
+    Func sum("row_sum");
+    sum(k) = 0.0f;
+    sum(k) += xn(k, rn);
+    pooled(k) = sum(k) / cast<float>(rows);
+    sum.compute_root();
+  } else {
+    pooled(k) = xn(k, 0);
+  }
+  RDom rk(0, static_cast<int>(D), "rk");
+  Func logits("logits");
+  logits(c, n) = b(c);
+  logits(c, n) += pooled(rk) * w(c, rk);
+  constrainOutput(logits, Cls);
+  if (d.norm != KernelNorm::None)
+    scheduleNormPrologue(xn, D);
+  pooled.compute_root();
+  int v = fittingWidth(Cls, vec);
+  logits.update().reorder(c, rk.x);
+  if (v > 1) {
+    logits.vectorize(c, v, TailStrategy::GuardWithIf);
+    logits.update().vectorize(c, v, TailStrategy::GuardWithIf);
+  }
+  return finish({logits});
+}
+
 BuiltKernel KernelBuilder::build() {
   switch (d.kind) {
   case KernelKind::Embed:
@@ -834,6 +951,10 @@ BuiltKernel KernelBuilder::build() {
     return mlpUp();
   case KernelKind::Head:
     return head();
+  case KernelKind::Patch:
+    return patch();
+  case KernelKind::Classify:
+    return classify();
   }
   return embed();
 }

@@ -20,6 +20,10 @@ const char *toString(KernelKind kind) {
     return "mlp_up";
   case KernelKind::Head:
     return "head";
+  case KernelKind::Patch:
+    return "patch";
+  case KernelKind::Classify:
+    return "classify";
   }
   return "?";
 }
@@ -194,6 +198,19 @@ std::string KernelDesc::symbol() const {
     num("v", vocab);
     if (tied)
       s += "_tied";
+    break;
+  case KernelKind::Patch:
+    num("h", imageH);
+    num("w", imageW);
+    num("c", imageC);
+    num("p", patch);
+    num("d", d);
+    s += std::string("_") + tfc::toString(positions);
+    break;
+  case KernelKind::Classify:
+    num("d", d);
+    num("c", classes);
+    s += meanPool ? "_mean" : "_cls";
     break;
   }
   if (bias)

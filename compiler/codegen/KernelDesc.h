@@ -73,6 +73,19 @@
 // Cols]): one per column and group of G input rows (G = groupFor()).
 // w[k, c] = scale[k/G, c] * q[k, c].
 //
+// Patch (ViT: the paper's x_n = W p_n + e_n, the patch matrix never
+// materialised)
+//   image f32 [H, W, C]; w [P*P*C, D]; b [D]; cls [D];
+//   [pos_embed [1 + patches, D] if positions == Learned]  ->  x [N, D]
+//   N = 1 + (H/P)(W/P); row 0 = cls, row 1 + r = p_r w + b, where p_r is
+//   patch r (row-major over the grid) vectorised as (y, x, channel);
+//   then + pos_embed[n] (or + sinusoidal(n)).
+//
+// Classify (ViT: final norm + pooling + classifier)
+//   x [N, D]; [gamma; [beta]]; w [D, classes]; b [classes]
+//   ->  logits [1, classes]
+//   logits = pool(norm(x)) w + b, pool = row 0 (cls) or the mean of rows.
+//
 // Head (final norm + projection to the vocabulary)
 //   x [N, D]; [gamma; [beta]]; w: [V, D] if tied (the token embedding,
 //   used transposed), else [D, V]  ->  logits [N, V]
@@ -91,7 +104,16 @@
 
 namespace tfc {
 
-enum class KernelKind { Embed, QKV, Attention, ProjResidual, MLPUp, Head };
+enum class KernelKind {
+  Embed,
+  QKV,
+  Attention,
+  ProjResidual,
+  MLPUp,
+  Head,
+  Patch,   // ViT: patch embedding + class token + positions
+  Classify // ViT: final norm + pooling + classifier
+};
 enum class KernelNorm { None, Layer, RMS };
 enum class WeightType { F32, F16, BF16, I8 };
 
@@ -108,6 +130,9 @@ struct KernelDesc {
   int64_t vocab = 0;   // V (Embed, Head)
   int64_t maxSeq = 0;  // rows of the position table (Embed); largest N
   int64_t typeVocab = 0; // T: rows of the token-type table (Embed); 0 = none
+  int64_t imageH = 0, imageW = 0, imageC = 0, patch = 0; // Patch
+  int64_t classes = 0;                                   // Classify
+  bool meanPool = false; // Classify: mean of the rows (else row 0)
   // Flags.
   KernelNorm norm = KernelNorm::None;
   double eps = 1e-5;

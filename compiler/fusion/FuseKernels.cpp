@@ -148,6 +148,8 @@ private:
   std::optional<Group> matchEmbed(GatherOp gather);
   std::optional<Group> matchProjections(MatmulOp anchor);
   std::optional<Group> matchAttention(MatmulOp scores);
+  std::optional<Group> matchPatch(PatchifyOp patchify);
+  std::optional<Group> matchClassify(Value x);
   bool returned(Value v) {
     for (Operation *user : v.getUsers())
       if (isa<func::ReturnOp>(user))
@@ -423,7 +425,10 @@ std::optional<Group> Fuser::matchProjections(MatmulOp anchor) {
     // pre-norm block, or the final norm before the head); otherwise it is
     // this kernel's epilogue (a post-norm block).
     auto post = normConsuming(out);
-    if (post && llvm::all_of(post->output.getUsers(), isProjection))
+    // (or a classifier's final norm, which pools first).
+    if (post && llvm::all_of(post->output.getUsers(), [](Operation *u) {
+          return isProjection(u) || isa<SliceOp, ReduceMeanOp>(u);
+        }))
       post.reset();
     if (post) {
       d.norm = post->kind;
@@ -525,6 +530,123 @@ std::optional<Group> Fuser::matchAttention(MatmulOp scores) {
   return g;
 }
 
+/// patchify(image) w + b, the class token prepended, [+ positions].
+std::optional<Group> Fuser::matchPatch(PatchifyOp patchify) {
+  Value image = patchify.getImage();
+  if (!isa<BlockArgument>(image) || rankOf(image) != 3)
+    return std::nullopt;
+  auto mm = onlyUser<MatmulOp>(patchify.getResult());
+  if (!mm || !isWeight(mm.getB()) || mm.getTransposeB())
+    return std::nullopt;
+  AddOp bias = biasOf(mm.getResult());
+  if (!bias)
+    return std::nullopt;
+  auto cat = onlyUser<ConcatOp>(bias.getResult());
+  if (!cat || cat.getAxis() != 0 || cat.getRhs() != bias.getResult())
+    return std::nullopt;
+  auto clsRow = cat.getLhs().getDefiningOp<ReshapeOp>();
+  if (!clsRow || !isWeight(clsRow.getX()) || !cat.getLhs().hasOneUse())
+    return std::nullopt;
+  Group g;
+  KernelDesc &d = g.desc;
+  d.kind = KernelKind::Patch;
+  d.imageH = extent(image, 0);
+  d.imageW = extent(image, 1);
+  d.imageC = extent(image, 2);
+  d.patch = patchify.getPatch();
+  d.d = extent(mm.getB(), 1);
+  d.maxSeq = extent(cat.getResult(), 0);
+  d.positions = PositionKind::None;
+  for (Operation *op : {patchify.getOperation(), mm.getOperation(),
+                        bias.getOperation(), clsRow.getOperation(),
+                        cat.getOperation()})
+    g.ops.insert(op);
+  g.inputs = {image, mm.getB(), bias.getRhs(), clsRow.getX()};
+  Value rows = cat.getResult(), out = rows;
+  for (Operation *user : rows.getUsers()) {
+    if (auto ar = dyn_cast<ArangeOp>(user)) {
+      auto pos = onlyUser<GatherOp>(ar.getResult());
+      auto sum = pos ? onlyUser<AddOp>(pos.getResult()) : AddOp();
+      if (!sum || !isWeight(pos.getTable()) || ar.getOffset() != 0 ||
+          sum.getLhs() != rows)
+        continue;
+      d.positions = PositionKind::Learned;
+      for (Operation *op : {ar.getOperation(), pos.getOperation(),
+                            sum.getOperation()})
+        g.ops.insert(op);
+      g.inputs.push_back(pos.getTable());
+      out = sum.getResult();
+      break;
+    }
+    if (auto sin = dyn_cast<SinusoidalOp>(user)) {
+      auto sum = onlyUser<AddOp>(sin.getResult());
+      if (!sum || sum.getLhs() != rows)
+        continue;
+      d.positions = PositionKind::Sinusoidal;
+      g.ops.insert(sin);
+      g.ops.insert(sum);
+      out = sum.getResult();
+      break;
+    }
+  }
+  if (out != rows)
+    for (Operation *user : rows.getUsers())
+      if (!g.ops.contains(user))
+        return std::nullopt;
+  g.outputs = {out};
+  g.label = "patch";
+  return g;
+}
+
+/// [norm] + slice of row 0 or mean of the rows + w + b, returned.
+std::optional<Group> Fuser::matchClassify(Value x) {
+  std::optional<NormMatch> norm = normProducing(x);
+  Value in = x;
+  Group g;
+  KernelDesc &d = g.desc;
+  d.kind = KernelKind::Classify;
+  if (norm) {
+    d.norm = norm->kind;
+    d.eps = norm->eps;
+    in = norm->input;
+  }
+  Operation *pool = x.hasOneUse() ? *x.getUsers().begin() : nullptr;
+  auto slice = dyn_cast_or_null<SliceOp>(pool);
+  auto mean = dyn_cast_or_null<ReduceMeanOp>(pool);
+  if (slice && (slice.getAxis() != 0 || slice.getStart() != 0 ||
+                slice.getSize() != 1))
+    return std::nullopt;
+  if (mean && mean.getAxis() != 0)
+    return std::nullopt;
+  if (!slice && !mean)
+    return std::nullopt;
+  Value pooled = pool->getResult(0);
+  auto mm = onlyUser<MatmulOp>(pooled);
+  if (!mm || !isWeight(mm.getB()) || mm.getTransposeB())
+    return std::nullopt;
+  AddOp bias = biasOf(mm.getResult());
+  if (!bias || !returned(bias.getResult()))
+    return std::nullopt;
+  d.d = extent(mm.getB(), 0);
+  d.classes = extent(mm.getB(), 1);
+  d.meanPool = bool(mean);
+  g.inputs.push_back(in);
+  if (norm) {
+    for (Operation *op : norm->ops)
+      g.ops.insert(op);
+    g.inputs.push_back(norm->gamma);
+    if (norm->beta)
+      g.inputs.push_back(norm->beta);
+  }
+  for (Operation *op : {pool, mm.getOperation(), bias.getOperation()})
+    g.ops.insert(op);
+  g.inputs.push_back(mm.getB());
+  g.inputs.push_back(bias.getRhs());
+  g.outputs = {bias.getResult()};
+  g.label = "classify";
+  return g;
+}
+
 LogicalResult Fuser::run() {
   Block &body = func.getBody().front();
   for (Operation &op : body) {
@@ -533,6 +655,10 @@ LogicalResult Fuser::run() {
     std::optional<Group> g;
     if (auto gather = dyn_cast<GatherOp>(op))
       g = matchEmbed(gather);
+    else if (auto patchify = dyn_cast<PatchifyOp>(op))
+      g = matchPatch(patchify);
+    else if (isa<SliceOp, ReduceMeanOp>(op))
+      g = matchClassify(op.getOperand(0));
     else if (auto mm = dyn_cast<MatmulOp>(op))
       g = isProjection(mm) ? matchProjections(mm) : matchAttention(mm);
     else if (auto norm = dyn_cast<NormalizeOp>(op)) {
@@ -548,6 +674,10 @@ LogicalResult Fuser::run() {
           g = matchProjections(cast<MatmulOp>(user));
           break;
         }
+      // The final norm of a classifier.
+      if (!g && out.hasOneUse() &&
+          isa<SliceOp, ReduceMeanOp>(*out.getUsers().begin()))
+        g = matchClassify(out);
     } else if (auto t = dyn_cast<TransposeOp>(op)) {
       // The first op of an attention core; find its scores product.
       Operation *user = t->hasOneUse() ? *t->getUsers().begin() : nullptr;
@@ -562,7 +692,8 @@ LogicalResult Fuser::run() {
       continue;
     for (Operation *member : g->ops)
       if (grouped(member))
-        return member->emitError("tfm-fuse: op claimed by two kernels");
+        return member->emitError("tfm-fuse: op claimed by two kernels (")
+               << groups[owner[member]].label << " and " << g->label << ")";
     add(std::move(*g));
   }
   for (Operation &op : body)
@@ -574,8 +705,8 @@ LogicalResult Fuser::run() {
         text = text.substr(0, 157) + "...";
       return op.emitError() << "tfm-fuse: no kernel template covers '"
                             << op.getName() << "' in: " << text
-                            << " (compiled code supports decoder and encoder "
-                               "models for now)";
+                            << " (compiled code supports decoder, encoder "
+                               "and vit models for now)";
     }
   return materialize();
 }

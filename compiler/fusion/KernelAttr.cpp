@@ -10,7 +10,8 @@ namespace tfc {
 std::optional<KernelKind> parseKernelKind(llvm::StringRef name) {
   for (KernelKind k :
        {KernelKind::Embed, KernelKind::QKV, KernelKind::Attention,
-        KernelKind::ProjResidual, KernelKind::MLPUp, KernelKind::Head})
+        KernelKind::ProjResidual, KernelKind::MLPUp, KernelKind::Head,
+        KernelKind::Patch, KernelKind::Classify})
     if (name == toString(k))
       return k;
   return std::nullopt;
@@ -93,6 +94,20 @@ DictionaryAttr kernelDescAttr(MLIRContext *context, const KernelDesc &d) {
     i64("vocab", d.vocab);
     norm();
     flag("tied", d.tied);
+    break;
+  case KernelKind::Patch:
+    i64("height", d.imageH);
+    i64("width", d.imageW);
+    i64("channels", d.imageC);
+    i64("patch", d.patch);
+    i64("d", d.d);
+    attrs.append("positions", b.getStringAttr(toString(d.positions)));
+    break;
+  case KernelKind::Classify:
+    i64("d", d.d);
+    i64("classes", d.classes);
+    norm();
+    attrs.append("pool", b.getStringAttr(d.meanPool ? "mean" : "cls"));
     break;
   }
   // Storage and schedule choices, only where they differ from the defaults.
@@ -233,6 +248,30 @@ std::optional<KernelDesc> kernelDescOf(tfm::KernelOp op, std::string &error) {
     norm();
     flag("tied", d.tied);
     break;
+  case KernelKind::Patch: {
+    i64("height", d.imageH);
+    i64("width", d.imageW);
+    i64("channels", d.imageC);
+    i64("patch", d.patch);
+    i64("d", d.d);
+    std::string p = str("positions");
+    d.positions = p == "learned"      ? PositionKind::Learned
+                  : p == "sinusoidal" ? PositionKind::Sinusoidal
+                                      : PositionKind::None;
+    if (d.patch > 0)
+      d.maxSeq = 1 + (d.imageH / d.patch) * (d.imageW / d.patch);
+    break;
+  }
+  case KernelKind::Classify: {
+    i64("d", d.d);
+    i64("classes", d.classes);
+    norm();
+    std::string p = str("pool");
+    if (p != "cls" && p != "mean")
+      missing("pool");
+    d.meanPool = p == "mean";
+    break;
+  }
   }
   if (auto a = dict.getAs<StringAttr>("weights")) {
     std::optional<WeightType> t = parseWeightType(a.str());

@@ -119,6 +119,8 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
       inputKind[body.getArgument(i)] = PlanArg::Types;
     } else if (ids && n == "attention_mask") {
       inputKind[body.getArgument(i)] = PlanArg::Mask;
+    } else if (!ids && n == "image" && plan.family == "vit") {
+      inputKind[body.getArgument(i)] = PlanArg::Image;
     } else {
       error = "compiled models take tokens (with an encoder's token types "
               "and attention mask) for now; model '" +
@@ -128,9 +130,25 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
   }
   auto ret = cast<func::ReturnOp>(body.getTerminator());
   Value output = ret.getOperand(0);
+  // A ViT's sequence has a fixed length (1 + patches, its max_seq), which
+  // its types state; the plan writes it as N like every other model's, so
+  // the runtime sizes and patches its buffers the same way.
+  bool vit = plan.family == "vit";
+  auto actDims = [&](Value v) {
+    std::vector<int64_t> dims = kernelDims(v);
+    if (vit && !dims.empty() && dims[0] == plan.maxSeq) {
+      dims[0] = -1;
+      if (dims.size() == 3) // [N, H, K] as the kernels see it
+        dims = {-1, dims[1] * dims[2]};
+    }
+    return dims;
+  };
   std::vector<int64_t> outDims = kernelDims(output);
-  if (outDims.size() != 2 || outDims[0] != -1) {
-    error = "compiled models return [N, columns] for now";
+  bool rowsOut = outDims.size() == 2 && outDims[0] == -1;
+  bool classesOut = vit && outDims.size() == 2 && outDims[0] == 1;
+  if (!rowsOut && !classesOut) {
+    error = "compiled models return [N, columns] (or a ViT's [1, classes]) "
+            "for now";
     return false;
   }
   plan.outputCols = outDims[1];
@@ -183,7 +201,9 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
       step.label = label.str();
     for (Value in : kernel.getInputs()) {
       PlanArg arg;
-      arg.dims = kernelDims(in);
+      arg.dims = isa<BlockArgument>(in) || weightIndex.count(in)
+                     ? kernelDims(in)
+                     : actDims(in);
       if (isa<BlockArgument>(in)) {
         arg.kind = inputKind.lookup(in);
       } else if (in == tiedTable && weightIndex.count(in)) {
@@ -267,7 +287,7 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
     }
     for (auto [i, res] : llvm::enumerate(kernel.getResults())) {
       PlanArg arg;
-      arg.dims = kernelDims(res);
+      arg.dims = actDims(res);
       if (res == output) {
         arg.kind = PlanArg::Output;
       } else if (desc->kind == KernelKind::QKV && i > 0) {
@@ -366,6 +386,9 @@ std::string printPlan(const Plan &plan) {
         break;
       case PlanArg::Mask:
         os << "attention_mask";
+        break;
+      case PlanArg::Image:
+        os << "image";
         break;
       case PlanArg::Weight: {
         const PlanWeight &w = plan.weights[arg.index];

@@ -33,7 +33,8 @@ struct PlanArg {
     Pos = 4,
     Cache = 5,
     Types = 6, // an encoder's token types: int32 [N]
-    Mask = 7   // an encoder's attention mask: int32 [N], 0 = padding
+    Mask = 7,  // an encoder's attention mask: int32 [N], 0 = padding
+    Image = 8  // a ViT's image: f32 [H, W, C]
   } kind;
   int32_t index = 0;         // Weight: into Plan::weights; Arena: into
                              // Plan::buffers; Cache: into Plan::caches

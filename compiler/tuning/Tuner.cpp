@@ -90,6 +90,10 @@ std::vector<int64_t> outputWidths(const KernelDesc &d) {
     return {d.dFF};
   case KernelKind::Head:
     return {d.vocab};
+  case KernelKind::Patch:
+    return {d.d};
+  case KernelKind::Classify:
+    return {d.classes};
   }
   return {};
 }
