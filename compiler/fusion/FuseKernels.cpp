@@ -3,9 +3,15 @@
 // The pass recognises, in the primitive IR that tfm-decompose produces, the
 // groups listed in codegen/KernelDesc.h, and wraps each in a tfm.kernel:
 //
-//   gather [+ arange, gather, add | + sinusoidal, add]            -> embed
+//   gather [+ gather(types), add] [+ arange, gather, add | + sinusoidal,
+//   add] [+ norm]                                                 -> embed
+//   patchify + projection + bias + concat(class token) [+ positions]
+//                                                                 -> patch
+//   [norm] + slice(row 0) | reduce_mean + projection + bias, returned
+//                                                                 -> classify
 //   [norm] + 3 projections [+ bias] + reshape [+ rope]            -> qkv
-//   transpose/repeat + q k^T + scale [+ mask] + softmax + p v ... -> attention
+//   transpose/repeat + q k^T + scale [+ causal mask] [+ key mask] + softmax
+//   + p v ...                                                     -> attention
 //   projection [+ bias] + residual add [+ norm]                   ->
 //   proj_residual [norm] + projection [+ bias] + activation [* gate projection]
 //   -> mlp_up [norm] + projection whose result the model returns            ->
