@@ -32,7 +32,7 @@
 #define STBI_NO_STDIO
 #define STBI_NO_LINEAR
 #define STBI_MAX_DIMENSIONS 16384
-#include <stb_image.h>
+#include <stb/stb_image.h>
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
