@@ -781,6 +781,25 @@ int embedTexts(const Options &opt, const tfc_model *m, tfc_context *ctx,
   return 0;
 }
 
+/// Loads --weights and creates a context with --threads; on failure sets
+/// `fail` and returns false (nothing to free).
+bool openModel(const Options &opt, const tfc_model *m, tfc_weights *&w,
+               tfc_context *&ctx, Failure &fail) {
+  char err[1024];
+  w = tfc_weights_load(m, opt.weights.c_str(), err, sizeof err);
+  if (!w) {
+    fail = {1, err};
+    return false;
+  }
+  ctx = tfc_context_create(w, opt.threads, err, sizeof err);
+  if (!ctx) {
+    tfc_weights_free(w);
+    fail = {1, err};
+    return false;
+  }
+  return true;
+}
+
 /// A ViT: the image, resized and normalised as the spec says (or raw), to
 /// the top classes with their softmax probabilities.
 int classifyImage(const Options &opt, const tfc_model *m, Failure &fail) {
@@ -824,18 +843,10 @@ int classifyImage(const Options &opt, const tfc_model *m, Failure &fail) {
     }
     pixels.resize(count);
   }
-  char err[1024];
-  tfc_weights *w = tfc_weights_load(m, opt.weights.c_str(), err, sizeof err);
-  if (!w) {
-    fail = {1, err};
+  tfc_weights *w = nullptr;
+  tfc_context *ctx = nullptr;
+  if (!openModel(opt, m, w, ctx, fail))
     return 1;
-  }
-  tfc_context *ctx = tfc_context_create(w, opt.threads, err, sizeof err);
-  if (!ctx) {
-    tfc_weights_free(w);
-    fail = {1, err};
-    return 1;
-  }
   if (opt.profile)
     tfc_profile_enable(ctx, 1);
   int64_t classes = m->output_cols;
@@ -968,18 +979,10 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
                                           : std::min<int64_t>(512, m->max_seq),
                           m->vocab);
 
-  char err[1024];
-  tfc_weights *w = tfc_weights_load(m, opt.weights.c_str(), err, sizeof err);
-  if (!w) {
-    fail = {1, err};
+  tfc_weights *w = nullptr;
+  tfc_context *ctx = nullptr;
+  if (!openModel(opt, m, w, ctx, fail))
     return 1;
-  }
-  tfc_context *ctx = tfc_context_create(w, opt.threads, err, sizeof err);
-  if (!ctx) {
-    tfc_weights_free(w);
-    fail = {1, err};
-    return 1;
-  }
   int64_t n = int64_t(tokens.size());
   // Sized before validation: an over-long sequence is reported by
   // tfc_forward, so cap the buffer at max_seq rows.

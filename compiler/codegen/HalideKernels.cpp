@@ -224,6 +224,19 @@ private:
   Product product(const std::string &name, Func a, int64_t in, const Matrix &w,
                   Expr init);
   Expr activation(Expr x) const;
+  /// Feature c of the sinusoidal position encoding of `position` (width
+  /// D); defines `freq` (the per-pair inverse frequencies: compute_root it).
+  Expr sinusoid(Expr position, int64_t D, Func freq) {
+    // Angles in double: position / 10000^(2i/D) reaches ~1e3 radians, where
+    // a float angle alone would be off by ~6e-5.
+    Var i("i");
+    Expr pair = cast<double>(i - i % 2);
+    freq(i) =
+        Halide::exp(pair * Expr(-std::log(10000.0) / static_cast<double>(D)));
+    Expr angle = cast<double>(position) * freq(c);
+    return cast<float>(
+        select(c % 2 == 0, Halide::sin(angle), Halide::cos(angle)));
+  }
 
   // --- Schedules ----------------------------------------------------------
   /// Register-tiles `out` (outCols columns) over the products it consumes.
@@ -499,15 +512,7 @@ BuiltKernel KernelBuilder::embed() {
     // kernel only guarantees it never reads outside the table.
     row += (*posTable)(c, clamp(position, 0, static_cast<int>(d.maxSeq - 1)));
   } else if (d.positions == PositionKind::Sinusoidal) {
-    // Angles in double: (pos + n) / 10000^(2i/D) reaches ~1e3 radians, where a
-    // float angle alone would be off by ~6e-5.
-    Var i("i");
-    Expr pair = cast<double>(i - i % 2);
-    freq(i) =
-        Halide::exp(pair * Expr(-std::log(10000.0) / static_cast<double>(D)));
-    Expr angle = cast<double>(position) * freq(c);
-    row +=
-        cast<float>(select(c % 2 == 0, Halide::sin(angle), Halide::cos(angle)));
+    row += sinusoid(position, D, freq);
   }
   x(c, n) = row;
   if (d.norm != KernelNorm::None) {
@@ -872,13 +877,7 @@ BuiltKernel KernelBuilder::patch() {
   if (posTable) {
     row += (*posTable)(c, clamp(n, 0, N - 1));
   } else if (d.positions == PositionKind::Sinusoidal) {
-    Var i("i");
-    Expr pair = cast<double>(i - i % 2);
-    freq(i) =
-        Halide::exp(pair * Expr(-std::log(10000.0) / static_cast<double>(D)));
-    Expr angle = cast<double>(n) * freq(c);
-    row +=
-        cast<float>(select(c % 2 == 0, Halide::sin(angle), Halide::cos(angle)));
+    row += sinusoid(n, D, freq);
   }
   Func x("x");
   x(c, n) = row;

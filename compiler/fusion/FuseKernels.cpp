@@ -169,33 +169,11 @@ private:
   llvm::DenseMap<Operation *, size_t> owner;
 };
 
-std::optional<Group> Fuser::matchEmbed(GatherOp gather) {
-  if (!isWeight(gather.getTable()) || !isa<BlockArgument>(gather.getIds()))
-    return std::nullopt;
-  Group g;
-  g.desc.kind = KernelKind::Embed;
-  g.desc.vocab = extent(gather.getTable(), 0);
-  g.desc.d = extent(gather.getTable(), 1);
-  g.desc.positions = PositionKind::None;
-  g.ops.insert(gather);
-  g.inputs = {gather.getIds(), gather.getTable()};
-  Value out = gather.getResult();
-  // Token types (BERT segments): add(tokens' rows, gather(type table, ids)).
-  if (auto sum = onlyUser<AddOp>(out)) {
-    Value other = sum.getLhs() == out ? sum.getRhs() : sum.getLhs();
-    auto types = other.getDefiningOp<GatherOp>();
-    if (types && other.hasOneUse() && isWeight(types.getTable()) &&
-        isa<BlockArgument>(types.getIds()) &&
-        types.getIds() != gather.getIds()) {
-      g.desc.typeVocab = extent(types.getTable(), 0);
-      g.ops.insert(types);
-      g.ops.insert(sum);
-      g.inputs.push_back(types.getIds());
-      g.inputs.push_back(types.getTable());
-      out = sum.getResult();
-    }
-  }
-  Value rows = out;
+/// The positions added to `rows` (learned: arange, gather, add;
+/// sinusoidal: sinusoid, add), added to g; the sum, or `rows` when there are
+/// none. Null when `rows` escapes the sum.
+Value addPositions(Group &g, Value rows) {
+  Value out = rows;
   for (Operation *user : rows.getUsers()) {
     if (auto ar = dyn_cast<ArangeOp>(user)) {
       auto pos = onlyUser<GatherOp>(ar.getResult());
@@ -228,7 +206,39 @@ std::optional<Group> Fuser::matchEmbed(GatherOp gather) {
   if (out != rows)
     for (Operation *user : rows.getUsers())
       if (!g.ops.contains(user))
-        return std::nullopt;
+        return nullptr;
+  return out;
+}
+
+std::optional<Group> Fuser::matchEmbed(GatherOp gather) {
+  if (!isWeight(gather.getTable()) || !isa<BlockArgument>(gather.getIds()))
+    return std::nullopt;
+  Group g;
+  g.desc.kind = KernelKind::Embed;
+  g.desc.vocab = extent(gather.getTable(), 0);
+  g.desc.d = extent(gather.getTable(), 1);
+  g.desc.positions = PositionKind::None;
+  g.ops.insert(gather);
+  g.inputs = {gather.getIds(), gather.getTable()};
+  Value out = gather.getResult();
+  // Token types (BERT segments): add(tokens' rows, gather(type table, ids)).
+  if (auto sum = onlyUser<AddOp>(out)) {
+    Value other = sum.getLhs() == out ? sum.getRhs() : sum.getLhs();
+    auto types = other.getDefiningOp<GatherOp>();
+    if (types && other.hasOneUse() && isWeight(types.getTable()) &&
+        isa<BlockArgument>(types.getIds()) &&
+        types.getIds() != gather.getIds()) {
+      g.desc.typeVocab = extent(types.getTable(), 0);
+      g.ops.insert(types);
+      g.ops.insert(sum);
+      g.inputs.push_back(types.getIds());
+      g.inputs.push_back(types.getTable());
+      out = sum.getResult();
+    }
+  }
+  out = addPositions(g, out);
+  if (!out)
+    return std::nullopt;
   // The embedding LayerNorm (BERT) is the kernel's epilogue.
   if (auto post = normConsuming(out)) {
     g.desc.norm = post->kind;
@@ -568,37 +578,9 @@ std::optional<Group> Fuser::matchPatch(PatchifyOp patchify) {
                         cat.getOperation()})
     g.ops.insert(op);
   g.inputs = {image, mm.getB(), bias.getRhs(), clsRow.getX()};
-  Value rows = cat.getResult(), out = rows;
-  for (Operation *user : rows.getUsers()) {
-    if (auto ar = dyn_cast<ArangeOp>(user)) {
-      auto pos = onlyUser<GatherOp>(ar.getResult());
-      auto sum = pos ? onlyUser<AddOp>(pos.getResult()) : AddOp();
-      if (!sum || !isWeight(pos.getTable()) || ar.getOffset() != 0 ||
-          sum.getLhs() != rows)
-        continue;
-      d.positions = PositionKind::Learned;
-      for (Operation *op : {ar.getOperation(), pos.getOperation(),
-                            sum.getOperation()})
-        g.ops.insert(op);
-      g.inputs.push_back(pos.getTable());
-      out = sum.getResult();
-      break;
-    }
-    if (auto sin = dyn_cast<SinusoidalOp>(user)) {
-      auto sum = onlyUser<AddOp>(sin.getResult());
-      if (!sum || sum.getLhs() != rows)
-        continue;
-      d.positions = PositionKind::Sinusoidal;
-      g.ops.insert(sin);
-      g.ops.insert(sum);
-      out = sum.getResult();
-      break;
-    }
-  }
-  if (out != rows)
-    for (Operation *user : rows.getUsers())
-      if (!g.ops.contains(user))
-        return std::nullopt;
+  Value out = addPositions(g, cat.getResult());
+  if (!out)
+    return std::nullopt;
   g.outputs = {out};
   g.label = "patch";
   return g;
