@@ -144,13 +144,16 @@ bool checkPlan(const tfc_model *m, std::string &error) {
       (m->num_weights && !m->weights) || (m->num_kernels && !m->kernels) ||
       (m->num_steps && (!m->steps || !m->args)) || m->max_seq > INT32_MAX ||
       m->family < TFC_FAMILY_DECODER ||
-      m->family > TFC_FAMILY_ENCODER_DECODER || m->type_vocab < 0) {
+      m->family > TFC_FAMILY_ENCODER_DECODER || m->type_vocab < 0 ||
+      m->num_source_steps < 0 || m->num_source_steps > m->num_steps ||
+      (m->num_source_steps > 0) != (m->family == TFC_FAMILY_ENCODER_DECODER)) {
     error = where + "malformed header (max_seq " + std::to_string(m->max_seq) +
             ", vocab " + std::to_string(m->vocab) + ", output_cols " +
             std::to_string(m->output_cols) + ", arena_floats " +
             std::to_string(m->arena_floats) + ", family " +
             std::to_string(m->family) + ", type_vocab " +
-            std::to_string(m->type_vocab) + ", or a NULL table)";
+            std::to_string(m->type_vocab) + ", source steps " +
+            std::to_string(m->num_source_steps) + ", or a NULL table)";
     return false;
   }
   for (int32_t w = 0; w < m->num_weights; ++w) {
@@ -186,11 +189,23 @@ bool checkPlan(const tfc_model *m, std::string &error) {
               std::to_string(step.num_args);
       return false;
     }
+    // An encoder-decoder's source steps read the source, its target steps
+    // the target tokens, the source's cache rows and write the output.
+    bool sourceStep = s < m->num_source_steps;
     for (int32_t i = 0; i < step.num_args; ++i) {
       const tfc_arg &a = m->args[step.first_arg + i];
       std::string arg = at + " arg " + std::to_string(i) + ": ";
       if (a.kind == TFC_ARG_POS)
         continue; // a scalar: nothing to size
+      if ((sourceStep && (a.kind == TFC_ARG_TOKENS ||
+                          a.kind == TFC_ARG_OUTPUT ||
+                          (a.kind == TFC_ARG_CACHE &&
+                           a.rows == TFC_ROWS_SOURCE))) ||
+          (!sourceStep && a.kind == TFC_ARG_SOURCE)) {
+        error = arg + "kind " + std::to_string(a.kind) + " in a " +
+                (sourceStep ? "source" : "target") + " step";
+        return false;
+      }
       bool ok = a.rank >= 1 && a.rank <= TFC_MAX_RANK;
       for (int32_t d = 0; ok && d < a.rank; ++d)
         ok = a.dims[d] >= 1 || a.dims[d] == TFC_DIM_N;
@@ -210,13 +225,20 @@ bool checkPlan(const tfc_model *m, std::string &error) {
       case TFC_ARG_TOKENS:
       case TFC_ARG_TYPES:
       case TFC_ARG_MASK:
+      case TFC_ARG_SOURCE:
         if (a.rank != 1 || a.dims[0] != TFC_DIM_N) {
           error = arg + "token ids must be [N], found " +
                   shapeOf(a.rank, a.dims);
           return false;
         }
-        if (a.kind != TFC_ARG_TOKENS && m->family != TFC_FAMILY_ENCODER) {
+        if ((a.kind == TFC_ARG_TYPES || a.kind == TFC_ARG_MASK) &&
+            m->family != TFC_FAMILY_ENCODER) {
           error = arg + "token types and masks are encoder inputs";
+          return false;
+        }
+        if (a.kind == TFC_ARG_SOURCE &&
+            m->family != TFC_FAMILY_ENCODER_DECODER) {
+          error = arg + "source tokens are an encoder-decoder's input";
           return false;
         }
         break;
@@ -254,7 +276,8 @@ bool checkPlan(const tfc_model *m, std::string &error) {
         }
         break;
       case TFC_ARG_CACHE:
-        if ((a.rows != TFC_ROWS_NEW && a.rows != TFC_ROWS_SEEN) ||
+        if ((a.rows != TFC_ROWS_NEW && a.rows != TFC_ROWS_SEEN &&
+             a.rows != TFC_ROWS_SOURCE) ||
             a.dims[0] != TFC_DIM_N || a.offset < 0 ||
             a.offset > m->cache_floats ||
             maxCount > m->cache_floats - a.offset) {
@@ -325,6 +348,7 @@ struct tfc_context {
   float *arena = nullptr;
   float *cache = nullptr;  // KV cache: every layer's K and V, max_seq rows
   int64_t pos = 0;         // tokens in the cache
+  int64_t sourceLen = 0;   // encoder-decoders: S, 0 until a source is set
   int32_t posValue = 0;    // what TFC_ARG_POS arguments point to
   int32_t outputStep = -1; // the step that writes the output
   // One descriptor per entry of model->args, TFC_MAX_RANK dimensions each,
@@ -337,6 +361,7 @@ struct tfc_context {
   std::vector<int32_t> tokenArgs, outputArgs;
   std::vector<int32_t> typeArgs, maskArgs; // encoders
   std::vector<int32_t> imageArgs;          // ViT
+  std::vector<int32_t> sourceArgs;         // encoder-decoders
   std::vector<int32_t> zeros, ones;        // default types and mask
   bool profiling = false;
   std::vector<int64_t> kernelCalls, kernelNs; // by kernel index
@@ -391,6 +416,8 @@ void patchShape(tfc_context &ctx, int64_t i, int64_t n) {
            (a.rows == TFC_ROWS_NEW ? ctx.pos : 0) * rowWidth(a);
     if (a.rows == TFC_ROWS_SEEN)
       rows = ctx.pos + n;
+    if (a.rows == TFC_ROWS_SOURCE && ctx.sourceLen > 0)
+      rows = ctx.sourceLen;
   }
   bindRows(ctx, i, host, rows);
 }
@@ -593,6 +620,10 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
     case TFC_ARG_IMAGE:
       ctx->imageArgs.push_back(int32_t(i));
       break;
+    case TFC_ARG_SOURCE:
+      b.type.code = halide_type_int;
+      ctx->sourceArgs.push_back(int32_t(i));
+      break;
     case TFC_ARG_WEIGHT: {
       b.host = static_cast<uint8_t *>(weights->tensors[size_t(a.index)]);
       const tfc_weight_info &info = model->weights[a.index];
@@ -660,9 +691,59 @@ int tfc_forward(tfc_context *ctx, const int32_t *tokens, int64_t n,
   return tfc_append(ctx, tokens, n, output, 1);
 }
 
+int tfc_set_source(tfc_context *ctx, const int32_t *source, int64_t s) {
+  if (!ctx)
+    return 1;
+  const tfc_model *m = ctx->model;
+  ctx->error[0] = '\0';
+  if (m->family != TFC_FAMILY_ENCODER_DECODER) {
+    std::snprintf(ctx->error, sizeof ctx->error,
+                  "model '%s' is not an encoder-decoder: it takes no source",
+                  m->name ? m->name : "?");
+    return 1;
+  }
+  if (!source) {
+    std::snprintf(ctx->error, sizeof ctx->error, "source is NULL");
+    return 1;
+  }
+  if (s < 1 || s > m->max_seq) {
+    std::snprintf(ctx->error, sizeof ctx->error,
+                  "source of %" PRId64 " tokens: need 1 to max_seq %" PRId64,
+                  s, m->max_seq);
+    return 1;
+  }
+  for (int64_t i = 0; i < s; ++i)
+    if (source[i] < 0 || source[i] >= m->vocab) {
+      std::snprintf(ctx->error, sizeof ctx->error,
+                    "source token id %" PRId32 " at position %" PRId64
+                    " is out of range [0, %" PRId64 ")",
+                    source[i], i, m->vocab);
+      return 1;
+    }
+  // The source steps run at pos 0 over the S source rows; the target
+  // starts over (its keys attended to the old source).
+  ctx->pos = 0;
+  ctx->sourceLen = 0;
+  ctx->posValue = 0;
+  for (int32_t i : ctx->dynamicArgs)
+    patchShape(*ctx, i, s);
+  for (int32_t i : ctx->sourceArgs)
+    ctx->buffers[size_t(i)].host =
+        reinterpret_cast<uint8_t *>(const_cast<int32_t *>(source));
+  for (int32_t st = 0; st < m->num_source_steps; ++st)
+    if (callStep(*ctx, st, ctx->error, sizeof ctx->error) != 0)
+      return 1;
+  ctx->sourceLen = s;
+  return 0;
+}
+
+int64_t tfc_source_length(const tfc_context *ctx) {
+  return ctx ? ctx->sourceLen : 0;
+}
+
 void tfc_reset(tfc_context *ctx) {
   if (ctx)
-    ctx->pos = 0;
+    ctx->pos = 0; // an encoder-decoder keeps its source
 }
 
 int64_t tfc_position(const tfc_context *ctx) { return ctx ? ctx->pos : 0; }
@@ -849,6 +930,13 @@ int runTokens(tfc_context *ctx, const int32_t *tokens, const int32_t *types,
                   !tokens ? "tokens" : "output");
     return 1;
   }
+  if (m->family == TFC_FAMILY_ENCODER_DECODER && ctx->sourceLen == 0) {
+    std::snprintf(ctx->error, sizeof ctx->error,
+                  "model '%s' is an encoder-decoder: set its source with "
+                  "tfc_set_source before running target tokens",
+                  m->name ? m->name : "?");
+    return 1;
+  }
   if (n < 1) {
     std::snprintf(ctx->error, sizeof ctx->error,
                   "sequence of %" PRId64 " tokens: need at least 1", n);
@@ -913,7 +1001,7 @@ int runTokens(tfc_context *ctx, const int32_t *tokens, const int32_t *types,
     }
   }
 
-  for (int32_t s = 0; s < m->num_steps; ++s)
+  for (int32_t s = m->num_source_steps; s < m->num_steps; ++s)
     if (callStep(*ctx, s, ctx->error, sizeof ctx->error) != 0)
       return 1;
   ctx->pos += n;

@@ -63,6 +63,9 @@ struct Options {
   // ViT: the image (PNG/PPM/PGM, or raw f32 H x W x C) and top-K classes.
   std::string image, imageRaw;
   int64_t top = 5;
+  // Encoder-decoders: the source ids (--tokens/--prompt are the target's).
+  std::string source;
+  bool haveSource = false;
 };
 
 struct Failure {
@@ -146,6 +149,12 @@ void printUsage(const char *prog, const tfc_model *m, FILE *out) {
       "  --cased              keep case and accents (default: lower-case, "
       "as BERT\n"
       "                       uncased vocabularies expect)\n"
+      "encoder-decoders (--tokens/--prompt are the decoder's first "
+      "tokens):\n"
+      "  --source \"IDS\"       the source token ids, the encoder's input "
+      "(encoded\n"
+      "                       once; its keys and values are cached for "
+      "every step)\n"
       "image classifiers (ViT):\n"
       "  --image FILE         PNG, PPM or PGM; resized (shorter side), "
       "center-cropped\n"
@@ -241,7 +250,8 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
                arg == "--top-k" || arg == "--top-p" || arg == "--seed" ||
                arg == "--stop-token" || arg == "--dump-decode-logits" ||
                arg == "--prompt" || arg == "--tokenizer-dir" ||
-               arg == "--batch" || arg == "--bench-decode") {
+               arg == "--batch" || arg == "--bench-decode" ||
+               arg == "--source") {
       if (!takeValue())
         return usage(arg + " needs a value");
       int64_t v;
@@ -305,6 +315,9 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
       } else if (arg == "--tokens") {
         opt.tokens = value;
         opt.haveTokens = true;
+      } else if (arg == "--source") {
+        opt.source = value;
+        opt.haveSource = true;
       } else if (arg == "--dump-logits") {
         if (value.empty())
           return usage("--dump-logits needs a file name");
@@ -899,6 +912,23 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
   if (vit)
     return classifyImage(opt, m, fail);
   bool encoder = m->family == TFC_FAMILY_ENCODER;
+  bool encdec = m->family == TFC_FAMILY_ENCODER_DECODER;
+  if (opt.haveSource != encdec &&
+      !(encdec && (opt.bench || opt.benchDecode))) {
+    fail = {2, encdec ? "'" + std::string(m->name) +
+                            "' is an encoder-decoder: give --source \"IDS\" "
+                            "(the encoder's input) with --tokens \"IDS\" "
+                            "(the decoder's first tokens, e.g. its start "
+                            "token)"
+                      : "--source is for encoder-decoder models; '" +
+                            std::string(m->name) + "' is not one"};
+    return fail.code;
+  }
+  if (encdec && opt.batch > 1) {
+    fail = {2, "--batch decodes decoder-only models; '" +
+                   std::string(m->name) + "' is an encoder-decoder"};
+    return fail.code;
+  }
   if (!encoder && (opt.haveTypes || opt.haveMask || !opt.texts.empty())) {
     fail = {2, "--token-types, --mask and --text are for encoder models; '" +
                    std::string(m->name) + "' is not one"};
@@ -910,10 +940,14 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
                    "--text)"};
     return fail.code;
   }
-  std::vector<int32_t> tokens;
+  std::vector<int32_t> tokens, source;
   std::string error;
   if (opt.haveTokens && !parseTokens(opt.tokens, tokens, error)) {
     fail = {2, error};
+    return fail.code;
+  }
+  if (opt.haveSource && !parseTokens(opt.source, source, error)) {
+    fail = {2, "--source" + error.substr(std::string("--tokens").size())};
     return fail.code;
   }
   // The spec names its tokenizer; --prompt needs one, generation prints
@@ -978,6 +1012,25 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
     tokens = randomTokens(opt.benchTokens ? opt.benchTokens
                                           : std::min<int64_t>(512, m->max_seq),
                           m->vocab);
+  // A benchmark of an encoder-decoder without --source: a source as long
+  // as the target, of other random ids.
+  if (encdec && !opt.haveSource) {
+    std::vector<int32_t> ids = randomTokens(
+        2 * std::max<int64_t>(1, std::min<int64_t>(
+                                     opt.benchTokens ? opt.benchTokens : 128,
+                                     m->max_seq)),
+        m->vocab);
+    source.assign(ids.begin() + int64_t(ids.size() / 2), ids.end());
+  }
+  // Encodes the source: once before generation, and as part of every full
+  // forward pass.
+  auto setSource = [&](tfc_context *c) {
+    if (!encdec || tfc_set_source(c, source.data(), int64_t(source.size())) ==
+                       0)
+      return true;
+    fail = {1, tfc_context_error(c)};
+    return false;
+  };
 
   tfc_weights *w = nullptr;
   tfc_context *ctx = nullptr;
@@ -989,6 +1042,8 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
   std::vector<float> out(
       static_cast<size_t>(std::min(n, m->max_seq) * m->output_cols));
   auto forward = [&]() {
+    if (!setSource(ctx))
+      return false;
     int rc = encoder ? tfc_encode(ctx, tokens.data(),
                                   types.empty() ? nullptr : types.data(),
                                   mask.empty() ? nullptr : mask.data(), n,
@@ -1004,7 +1059,7 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
   if (!opt.texts.empty()) {
     ok = embedTexts(opt, m, ctx, fail) == 0;
   } else if (opt.benchDecode) {
-    ok = benchDecode(opt, m, ctx, fail);
+    ok = setSource(ctx) && benchDecode(opt, m, ctx, fail);
   } else if (opt.bench) {
     ok = forward(); // warm-up: thread pool start, page faults, caches
     if (ok && opt.profile)
@@ -1029,8 +1084,10 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
       tfc_profile_enable(ctx, 1);
     if (opt.havePrompt && opt.batch == 1)
       std::fwrite(opt.prompt.data(), 1, opt.prompt.size(), stdout);
-    ok = opt.batch > 1 ? generateBatch(opt, m, w, tokens, tokenizer.get(), fail)
-                       : generate(opt, m, ctx, tokens, tokenizer.get(), fail);
+    ok = opt.batch > 1
+             ? generateBatch(opt, m, w, tokens, tokenizer.get(), fail)
+             : setSource(ctx) &&
+                   generate(opt, m, ctx, tokens, tokenizer.get(), fail);
   } else {
     if (opt.profile)
       tfc_profile_enable(ctx, 1);

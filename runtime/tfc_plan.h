@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define TFC_PLAN_VERSION 5
+#define TFC_PLAN_VERSION 6
 #define TFC_DIM_N (-1)
 #define TFC_MAX_RANK 3
 
@@ -34,7 +34,9 @@ typedef enum {
   TFC_ARG_TYPES = 6,  /* an encoder's token types: int32 [N] */
   TFC_ARG_MASK = 7,   /* an encoder's attention mask: int32 [N], 1 = a
                          token, 0 = padding (no token attends to it) */
-  TFC_ARG_IMAGE = 8   /* a ViT's image: f32 [H, W, C], normalised */
+  TFC_ARG_IMAGE = 8,  /* a ViT's image: f32 [H, W, C], normalised */
+  TFC_ARG_SOURCE = 9  /* an encoder-decoder's source tokens: int32 [N] in
+                         the source steps (N = S, the source's length) */
 } tfc_arg_kind;
 
 typedef enum {
@@ -46,7 +48,10 @@ typedef enum {
 
 typedef enum {
   TFC_ROWS_NEW = 0, /* cache rows pos .. pos+N-1 (written by the call) */
-  TFC_ROWS_SEEN = 1 /* cache rows 0 .. pos+N-1 (every key so far) */
+  TFC_ROWS_SEEN = 1,  /* cache rows 0 .. pos+N-1 (every key so far) */
+  TFC_ROWS_SOURCE = 2 /* cache rows 0 .. S-1: the source's keys or values
+                         (an encoder-decoder's cross-attention; dims
+                         TFC_DIM_N = S) */
 } tfc_rows;
 
 typedef struct {
@@ -123,6 +128,11 @@ typedef struct {
   int32_t family;     /* tfc_family */
   int64_t type_vocab; /* encoders: token types must be < type_vocab (0: the
                          model has none) */
+  int32_t num_source_steps; /* encoder-decoders: steps [0, num_source_steps)
+                               run once per source (N = S, pos = 0) and
+                               leave each decoder layer's cross-attention
+                               keys and values in the cache; the others run
+                               per target call. 0 for other families. */
 } tfc_model;
 
 #ifdef __cplusplus

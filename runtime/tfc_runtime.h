@@ -128,6 +128,18 @@ int tfc_encode_batch(tfc_context *ctx, int32_t b, int64_t n,
                      const int32_t *tokens, const int32_t *types,
                      const int32_t *mask, float *output);
 
+/* Encoder-decoders (TFC_FAMILY_ENCODER_DECODER, e.g. a translation model):
+ * tfc_set_source runs the encoder over the s source tokens once and leaves
+ * each decoder layer's cross-attention keys and values in the context's
+ * cache; it also starts a new target (position 0). Then tfc_append (and
+ * tfc_forward) run target tokens through the decoder exactly as for a
+ * decoder-only model: self-attention over the target so far (KV cache),
+ * cross-attention over the cached source, logits out. tfc_reset starts a
+ * new target on the same source. tfc_append before any source fails with a
+ * message. tfc_source_length: S, or 0 when no source is set. */
+int tfc_set_source(tfc_context *ctx, const int32_t *source, int64_t s);
+int64_t tfc_source_length(const tfc_context *ctx);
+
 /* Image classifiers (TFC_FAMILY_VIT): one image, f32 [H, W, C] row-major
  * (already resized and normalised, e.g. by the executable's --image), to
  * output_cols logits, one per class. */

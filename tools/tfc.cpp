@@ -810,7 +810,20 @@ int runCompiled(const ModelSpec &spec, RunMode mode) {
                   "vocabulary) is required");
   }
   if (generating && tokensText.empty() == promptText.empty())
-    return fail("generate: give --prompt \"text\" or --tokens \"ids\"");
+    return fail("generate: give --prompt \"text\" or --tokens \"ids\"" +
+                std::string(spec.family == Family::EncoderDecoder
+                                ? " (the decoder's first tokens, e.g. its "
+                                  "start token)"
+                                : ""));
+  if ((mode == RunMode::Run || generating) &&
+      (spec.family == Family::EncoderDecoder) == sourceText.empty() && !bench)
+    return fail(sourceText.empty()
+                    ? "model '" + spec.name +
+                          "' is an encoder-decoder: give --source \"ids\" "
+                          "(the encoder's input)"
+                    : "--source is for encoder-decoder models; '" +
+                          spec.name + "' is of family " +
+                          toString(spec.family));
   std::string resolved, error;
   if (!resolveTarget(target, resolved, error))
     return fail(error);
@@ -832,6 +845,8 @@ int runCompiled(const ModelSpec &spec, RunMode mode) {
   std::vector<std::string> args = {exe, "--weights", weightsPath};
   if (!tokensText.empty())
     args.insert(args.end(), {"--tokens", tokensText});
+  if (!sourceText.empty())
+    args.insert(args.end(), {"--source", sourceText});
   if (!tokenTypesText.empty())
     args.insert(args.end(), {"--token-types", tokenTypesText});
   if (!maskText.empty())

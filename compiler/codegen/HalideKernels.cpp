@@ -541,12 +541,20 @@ BuiltKernel KernelBuilder::qkv() {
   ImageParam x = rowsParam("x", D);
   std::optional<ImageParam> gamma, beta;
   normParams(gamma, beta, D);
-  Matrix wq = matrix("wq", D, H * K);
-  Matrix wk = matrix("wk", D, G * K);
-  Matrix wv = matrix("wv", D, G * K);
+  // Cross-attention builds the queries alone, or the keys and values alone
+  // (KernelDesc.h): only those arguments exist.
+  bool wantQ = d.parts != QKVParts::KV, wantKV = d.parts != QKVParts::Q;
+  std::optional<Matrix> wq, wk, wv;
+  if (wantQ)
+    wq = matrix("wq", D, H * K);
+  if (wantKV) {
+    wk = matrix("wk", D, G * K);
+    wv = matrix("wv", D, G * K);
+  }
   std::optional<ImageParam> bq, bk, bv;
-  if (d.bias) {
+  if (d.bias && wantQ)
     bq = vectorParam("bq", H * K);
+  if (d.bias && wantKV) {
     bk = vectorParam("bk", G * K);
     bv = vectorParam("bv", G * K);
   }
@@ -597,9 +605,13 @@ BuiltKernel KernelBuilder::qkv() {
         p.pre(c, n) * cosT(j, n) + sign * p.pre(partner, n) * sinT(j, n);
     return p;
   };
-  std::vector<Part> parts = {project("q", wq, bq, H * K, d.rope),
-                             project("k", wk, bk, G * K, d.rope),
-                             project("v", wv, bv, G * K, false)};
+  std::vector<Part> parts;
+  if (wantQ)
+    parts.push_back(project("q", *wq, bq, H * K, d.rope));
+  if (wantKV) {
+    parts.push_back(project("k", *wk, bk, G * K, d.rope));
+    parts.push_back(project("v", *wv, bv, G * K, false));
+  }
   for (Part &p : parts)
     constrainOutput(p.out, p.width);
 
@@ -619,7 +631,10 @@ BuiltKernel KernelBuilder::qkv() {
     cosT.compute_root();
     sinT.compute_root();
   }
-  return finish({parts[0].out, parts[1].out, parts[2].out});
+  std::vector<Func> outs;
+  for (Part &p : parts)
+    outs.push_back(p.out);
+  return finish(outs);
 }
 
 BuiltKernel KernelBuilder::attention() {

@@ -73,7 +73,11 @@ std::vector<int> matrixInputs(const KernelDesc &d) {
               : d.norm == KernelNorm::Layer ? 2
                                             : 1;
   switch (d.kind) {
-  case KernelKind::QKV: // x, [gamma, beta], wq, wk, wv, ...
+  case KernelKind::QKV: // x, [gamma, beta], wq, wk, wv, ... (or wq; wk, wv)
+    if (d.parts == QKVParts::Q)
+      return {1 + norms};
+    if (d.parts == QKVParts::KV)
+      return {1 + norms, 2 + norms};
     return {1 + norms, 2 + norms, 3 + norms};
   case KernelKind::ProjResidual: // a, w, ...
     return {1};
@@ -172,6 +176,8 @@ std::string KernelDesc::symbol() const {
     num("k", headDim);
     if (rope)
       s += "_rope" + exactTag("t", ropeTheta);
+    if (parts != QKVParts::QKV)
+      s += parts == QKVParts::Q ? "_q" : "_kv";
     break;
   case KernelKind::Attention:
     num("h", heads);

@@ -41,6 +41,10 @@
 //   (pos + n) * theta^(-2i/K)). k and v are written straight into the KV
 //   cache (the runtime passes the cache rows pos .. pos+N-1 as the k and v
 //   output buffers).
+//   Cross-attention splits the kind in two (`parts`): Q alone (x, [gamma,
+//   beta], wq, [bq], pos -> q: the decoder's queries) and KV alone (x,
+//   [gamma, beta], wk, wv, [bk, bv], pos -> k, v: the encoder output's keys
+//   and values, computed once per source into the cache).
 //
 // Attention (the core: never materialises the N x N scores)
 //   q [N, H*K]; k [M, Hkv*K]; v [M, Hkv*K]  ->  o [N, H*K]
@@ -115,6 +119,9 @@ enum class KernelKind {
   Classify // ViT: final norm + pooling + classifier
 };
 enum class KernelNorm { None, Layer, RMS };
+/// The projections of a QKV kernel: all three (self-attention), or a
+/// cross-attention's queries or its keys and values.
+enum class QKVParts { QKV, Q, KV };
 enum class WeightType { F32, F16, BF16, I8 };
 
 struct KernelDesc {
@@ -141,6 +148,7 @@ struct KernelDesc {
   double ropeTheta = 10000.0;
   bool causal = false;
   bool keyMask = false; // Attention: a padding mask over the keys
+  QKVParts parts = QKVParts::QKV; // QKV only
   Activation activation = Activation::GELUTanh;
   bool gated = false;
   bool tied = false;

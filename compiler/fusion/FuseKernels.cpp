@@ -10,8 +10,11 @@
 //   [norm] + slice(row 0) | reduce_mean + projection + bias, returned
 //                                                                 -> classify
 //   [norm] + 3 projections [+ bias] + reshape [+ rope]            -> qkv
+//   [norm] + the queries' projection of a cross-attention         -> cross_q
+//   the keys and values projections of an encoder output (one
+//   decoder layer's pair)                                        -> cross_kv
 //   transpose/repeat + q k^T + scale [+ causal mask] [+ key mask] + softmax
-//   + p v ...                                                     -> attention
+//   + p v ...                                   -> attention | cross_attention
 //   projection [+ bias] + residual add [+ norm]                   ->
 //   proj_residual [norm] + projection [+ bias] + activation [* gate projection]
 //   -> mlp_up [norm] + projection whose result the model returns            ->
@@ -137,6 +140,76 @@ AddOp biasOf(Value v) {
 bool isProjection(Operation *op) {
   auto mm = dyn_cast<MatmulOp>(op);
   return mm && rankOf(mm.getA()) == 2 && isWeight(mm.getB());
+}
+
+/// The [rows, heads, K] reshape a projection's result (through its bias)
+/// goes to, as attention inputs are split into heads; null otherwise.
+ReshapeOp headsReshape(MatmulOp p) {
+  Value v = p.getResult();
+  if (AddOp bias = biasOf(v))
+    v = bias.getResult();
+  auto reshape = onlyUser<ReshapeOp>(v);
+  return reshape && rankOf(reshape.getResult()) == 3 ? reshape : nullptr;
+}
+
+/// The attention product that takes the heads `v` ([rows, heads, K],
+/// through an optional rope, the transpose and an optional repeat) as its
+/// right-hand operand: the scores (keys) or the value product (values).
+MatmulOp rightOperandUse(Value v) {
+  if (auto rope = onlyUser<RopeOp>(v))
+    v = rope.getResult();
+  auto t = onlyUser<TransposeOp>(v);
+  if (!t)
+    return nullptr;
+  v = t.getResult();
+  if (auto rep = onlyUser<RepeatOp>(v))
+    v = rep.getResult();
+  auto mm = onlyUser<MatmulOp>(v);
+  return mm && mm.getB() == v ? mm : nullptr;
+}
+
+/// The value product p v that follows the scores product `scores`
+/// (scale, masks, softmax).
+MatmulOp valueProductOf(MatmulOp scores) {
+  Value s = scores.getResult();
+  while (s.hasOneUse() &&
+         isa<ScaleOp, CausalMaskOp, KeyMaskOp>(*s.getUsers().begin()))
+    s = s.getUsers().begin()->getResult(0);
+  auto softmax = onlyUser<SoftmaxOp>(s);
+  return softmax ? onlyUser<MatmulOp>(softmax.getResult()) : nullptr;
+}
+
+/// Whether `a` is an encoder output as a decoder sees it: every user is a
+/// projection split into heads that only an attention's keys or values read
+/// (cross-attention). Its projections form cross_kv kernels, so `a` itself
+/// must be materialised (a norm producing it is an epilogue, not their
+/// prologue).
+bool feedsOnlyKeysAndValues(Value a) {
+  if (!a || a.use_empty())
+    return false;
+  for (Operation *user : a.getUsers()) {
+    if (!isProjection(user) || cast<MatmulOp>(user).getTransposeB())
+      return false;
+    ReshapeOp heads = headsReshape(cast<MatmulOp>(user));
+    if (!heads || !rightOperandUse(heads.getResult()))
+      return false;
+  }
+  return true;
+}
+
+/// The input of the projection that the heads `q` ([rows, heads, K], as an
+/// attention core sees it) come from, or null.
+Value projectedFrom(Value q) {
+  if (auto rope = q.getDefiningOp<RopeOp>())
+    q = rope.getX();
+  auto reshape = q.getDefiningOp<ReshapeOp>();
+  if (!reshape)
+    return nullptr;
+  Value v = reshape.getX();
+  if (auto bias = v.getDefiningOp<AddOp>())
+    v = bias.getLhs();
+  auto mm = v.getDefiningOp<MatmulOp>();
+  return mm ? mm.getA() : nullptr;
 }
 
 class Fuser {
@@ -305,14 +378,19 @@ std::optional<Group> Fuser::matchProjections(MatmulOp anchor) {
     if (p.getTransposeB())
       return std::nullopt;
 
-  // QKV: three projections, each [+ bias] -> reshape [N, heads, K] [-> rope].
-  if (projs.size() == 3) {
+  // QKV: projections, each [+ bias] -> reshape [N, heads, K] [-> rope]:
+  // q, k and v (self-attention), q alone or k and v alone (cross-attention).
+  auto heads = [&](SmallVector<MatmulOp> ps, QKVParts parts,
+                   const char *label) -> std::optional<Group> {
     d.kind = KernelKind::QKV;
+    d.parts = parts;
     d.d = extent(a, 1);
     g.inputs.push_back(x);
     addNorm();
     SmallVector<Value> biases;
-    for (auto [i, p] : llvm::enumerate(projs)) {
+    for (auto [i, p] : llvm::enumerate(ps)) {
+      // The role of this projection: 0 = q, 1 = k, 2 = v.
+      size_t role = parts == QKVParts::KV ? i + 1 : i;
       g.ops.insert(p);
       g.inputs.push_back(p.getB());
       Value v = p.getResult();
@@ -326,32 +404,60 @@ std::optional<Group> Fuser::matchProjections(MatmulOp anchor) {
         return std::nullopt;
       g.ops.insert(reshape);
       v = reshape.getResult();
-      int64_t heads = extent(v, 1), k = extent(v, 2);
+      int64_t h = extent(v, 1), k = extent(v, 2);
       if (i == 0) {
-        d.heads = heads;
+        d.heads = d.kvHeads = h;
         d.headDim = k;
       } else {
-        if (k != d.headDim || (i == 2 && heads != d.kvHeads))
+        if (k != d.headDim || (role == 2 && h != d.kvHeads))
           return std::nullopt;
-        d.kvHeads = heads;
+        d.kvHeads = h;
       }
-      if (auto rope = onlyUser<RopeOp>(v); rope && i < 2) {
-        if (rope.getOffset() != 0)
+      if (auto rope = onlyUser<RopeOp>(v); rope && role < 2) {
+        if (rope.getOffset() != 0 || (i > 0 && !d.rope))
           return std::nullopt;
         g.ops.insert(rope);
         d.rope = true;
         d.ropeTheta = rope.getTheta().convertToDouble();
         v = rope.getResult();
+      } else if (role == 1 && d.rope) {
+        return std::nullopt; // q rotated, k not
       }
       g.outputs.push_back(v);
     }
-    if (!biases.empty() && biases.size() != 3)
+    if (!biases.empty() && biases.size() != ps.size())
       return std::nullopt;
     d.bias = !biases.empty();
     g.inputs.append(biases.begin(), biases.end());
-    g.label = "qkv";
+    g.label = label;
     return g;
+  };
+  // The encoder output's keys and values, one decoder layer's pair per
+  // kernel (computed once per source).
+  if (feedsOnlyKeysAndValues(a)) {
+    if (norm)
+      return std::nullopt; // an epilogue of the kernel that produces `a`
+    MatmulOp k, v;
+    for (MatmulOp p : projs) {
+      MatmulOp use = rightOperandUse(headsReshape(p).getResult());
+      if (use.getTransposeB() && !k)
+        k = p;
+    }
+    if (!k)
+      return std::nullopt;
+    MatmulOp pv = valueProductOf(rightOperandUse(headsReshape(k).getResult()));
+    for (MatmulOp p : projs)
+      if (pv && rightOperandUse(headsReshape(p).getResult()) == pv)
+        v = p;
+    if (!v)
+      return std::nullopt;
+    return heads({k, v}, QKVParts::KV, "cross_kv");
   }
+  if (projs.size() == 3)
+    return heads(projs, QKVParts::QKV, "qkv");
+  // A cross-attention's queries: one projection split into heads.
+  if (projs.size() == 1 && headsReshape(projs[0]))
+    return heads(projs, QKVParts::Q, "cross_q");
 
   // MLPUp: w1 [+ b1] -> activation [* (w3 [+ b3])].
   auto upThroughBias = [&](MatmulOp p, Value &bias) -> Value {
@@ -440,9 +546,12 @@ std::optional<Group> Fuser::matchProjections(MatmulOp anchor) {
     // A norm whose result feeds only projections is their prologue (a
     // pre-norm block, or the final norm before the head); otherwise it is
     // this kernel's epilogue (a post-norm block).
+    // (or a classifier's final norm, which pools first). The norm of an
+    // encoder output stays an epilogue: its projections are cross_kv
+    // kernels, one per decoder layer, which read it materialised.
     auto post = normConsuming(out);
-    // (or a classifier's final norm, which pools first).
-    if (post && llvm::all_of(post->output.getUsers(), [](Operation *u) {
+    if (post && !feedsOnlyKeysAndValues(post->output) &&
+        llvm::all_of(post->output.getUsers(), [](Operation *u) {
           return isProjection(u) || isa<SliceOp, ReduceMeanOp>(u);
         }))
       post.reset();
@@ -542,7 +651,10 @@ std::optional<Group> Fuser::matchAttention(MatmulOp scores) {
   if (keyMask)
     g.inputs.push_back(keyMask);
   g.outputs = {flat.getResult()};
-  g.label = "attention";
+  // Keys from another sequence than the queries: cross-attention (the same
+  // kernel; the plan gives it the source's cached keys and values).
+  Value qFrom = projectedFrom(q), kFrom = projectedFrom(k);
+  g.label = qFrom && kFrom && qFrom != kFrom ? "cross_attention" : "attention";
   return g;
 }
 
@@ -693,8 +805,7 @@ LogicalResult Fuser::run() {
         text = text.substr(0, 157) + "...";
       return op.emitError() << "tfm-fuse: no kernel template covers '"
                             << op.getName() << "' in: " << text
-                            << " (compiled code supports decoder, encoder "
-                               "and vit models for now)";
+                            << " (no fused kernel computes it)";
     }
   return materialize();
 }

@@ -66,6 +66,9 @@ DictionaryAttr kernelDescAttr(MLIRContext *context, const KernelDesc &d) {
     flag("rope", d.rope);
     if (d.rope)
       attrs.append("rope_theta", b.getF64FloatAttr(d.ropeTheta));
+    if (d.parts != QKVParts::QKV) // cross-attention
+      attrs.append("parts",
+                   b.getStringAttr(d.parts == QKVParts::Q ? "q" : "kv"));
     break;
   case KernelKind::Attention:
     i64("heads", d.heads);
@@ -208,6 +211,15 @@ std::optional<KernelDesc> kernelDescOf(tfm::KernelOp op, std::string &error) {
     flag("rope", d.rope);
     if (d.rope)
       f64("rope_theta", d.ropeTheta);
+    if (dict.get("parts")) {
+      std::string p = str("parts");
+      if (p == "q")
+        d.parts = QKVParts::Q;
+      else if (p == "kv")
+        d.parts = QKVParts::KV;
+      else if (p != "qkv")
+        missing("parts");
+    }
     break;
   case KernelKind::Attention:
     i64("heads", d.heads);

@@ -6,6 +6,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 #include <algorithm>
 #include <sstream>
@@ -113,8 +114,11 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
                    .getElementType()
                    .isInteger(32);
     std::string n = name ? name.str() : "";
-    if (ids && n == "tokens") {
+    bool encdec = plan.family == "encoder-decoder";
+    if (ids && (n == "tokens" || (encdec && n == "target"))) {
       inputKind[body.getArgument(i)] = PlanArg::Tokens;
+    } else if (ids && encdec && n == "source") {
+      inputKind[body.getArgument(i)] = PlanArg::Source;
     } else if (ids && n == "token_types") {
       inputKind[body.getArgument(i)] = PlanArg::Types;
     } else if (ids && n == "attention_mask") {
@@ -123,7 +127,8 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
       inputKind[body.getArgument(i)] = PlanArg::Image;
     } else {
       error = "compiled models take tokens (with an encoder's token types "
-              "and attention mask) for now; model '" +
+              "and attention mask, or an encoder-decoder's source) for now; "
+              "model '" +
               plan.model + "' takes input '" + n + "'";
       return false;
     }
@@ -155,6 +160,13 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
 
   llvm::DenseMap<Value, int32_t> weightIndex, bufferIndex, cacheIndex;
   std::map<std::string, int32_t> kernelIndex;
+  // An encoder-decoder runs in two phases: the kernels that depend on the
+  // source only (the encoder and the cross-attention keys and values) once
+  // per source, then the rest per target call. The source's kernels come
+  // first in the plan; their order among themselves, and the others', is
+  // the program's, so every input is still computed before it is read.
+  std::vector<tfm::KernelOp> sourceKernels, targetKernels;
+  llvm::DenseSet<Value> fromTarget;
   for (Operation &op : body) {
     if (auto w = dyn_cast<tfm::WeightOp>(op)) {
       weightIndex[w.getResult()] = static_cast<int32_t>(plan.weights.size());
@@ -169,6 +181,23 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
               "' is outside every kernel: run tfm-fuse first";
       return false;
     }
+    bool target = llvm::any_of(kernel.getInputs(), [&](Value in) {
+      return fromTarget.count(in) ||
+             (isa<BlockArgument>(in) && inputKind.lookup(in) != PlanArg::Source);
+    });
+    if (plan.family != "encoder-decoder" || target) {
+      targetKernels.push_back(kernel);
+      for (Value r : kernel.getResults())
+        fromTarget.insert(r);
+    } else {
+      sourceKernels.push_back(kernel);
+    }
+  }
+  plan.sourceSteps = static_cast<int32_t>(sourceKernels.size());
+  std::vector<tfm::KernelOp> ordered = sourceKernels;
+  ordered.insert(ordered.end(), targetKernels.begin(), targetKernels.end());
+  for (tfm::KernelOp kernel : ordered) {
+    bool inTarget = static_cast<int32_t>(plan.steps.size()) >= plan.sourceSteps;
     std::optional<KernelDesc> desc = kernelDescOf(kernel, error);
     if (!desc)
       return false;
@@ -222,8 +251,19 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
       } else if (cacheIndex.count(in)) {
         arg.kind = PlanArg::Cache;
         arg.index = cacheIndex[in];
-        arg.seen = true;
+        // The keys of this call's sequence so far, or, in a target call,
+        // the source's keys (cross-attention).
+        bool source = !fromTarget.count(in);
+        arg.seen = !(inTarget && source);
+        arg.source = inTarget && source;
       } else if (bufferIndex.count(in)) {
+        if (inTarget && !fromTarget.count(in)) {
+          error = "kernel " + symbol +
+                  " (a target step) reads an activation of the source's "
+                  "steps; only the cross-attention keys and values outlive "
+                  "the source call";
+          return false;
+        }
         arg.kind = PlanArg::Arena;
         arg.index = bufferIndex[in];
         plan.buffers[arg.index].lastStep = stepIndex;
@@ -290,13 +330,16 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
       arg.dims = actDims(res);
       if (res == output) {
         arg.kind = PlanArg::Output;
-      } else if (desc->kind == KernelKind::QKV && i > 0) {
+      } else if (desc->kind == KernelKind::QKV &&
+                 desc->parts != QKVParts::Q &&
+                 (i > 0 || desc->parts == QKVParts::KV)) {
         // Keys and values go to this layer's rows of the KV cache.
+        bool isK = desc->parts == QKVParts::KV ? i == 0 : i == 1;
         arg.kind = PlanArg::Cache;
         arg.index = static_cast<int32_t>(plan.caches.size());
         cacheIndex[res] = arg.index;
         PlanBuffer cache;
-        cache.name = step.label + (i == 1 ? ".k" : ".v");
+        cache.name = step.label + (isK ? ".k" : ".v");
         cache.dims = arg.dims;
         cache.floats = floatsAt(arg.dims, plan.maxSeq);
         cache.offset = plan.cacheFloats;
@@ -373,6 +416,11 @@ std::string printPlan(const Plan &plan) {
   os << "\nsteps:\n";
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const PlanStep &s = plan.steps[i];
+    if (plan.sourceSteps > 0 && i == 0)
+      os << " once per source (N = S, the source's length):\n";
+    if (plan.sourceSteps > 0 && i == size_t(plan.sourceSteps))
+      os << " per target call (the cross-attention keys and values are "
+            "the source's):\n";
     os << "  " << i << "  " << s.label << "  k" << s.kernel << "(";
     for (size_t a = 0; a < s.args.size(); ++a) {
       const PlanArg &arg = s.args[a];
@@ -389,6 +437,9 @@ std::string printPlan(const Plan &plan) {
         break;
       case PlanArg::Image:
         os << "image";
+        break;
+      case PlanArg::Source:
+        os << "source";
         break;
       case PlanArg::Weight: {
         const PlanWeight &w = plan.weights[arg.index];
@@ -414,7 +465,9 @@ std::string printPlan(const Plan &plan) {
         break;
       case PlanArg::Cache:
         os << "cache:" << plan.caches[arg.index].name
-           << (arg.seen ? "[0..pos+N)" : "[pos..pos+N)");
+           << (arg.source ? "[0..S)"
+               : arg.seen ? "[0..pos+N)"
+                          : "[pos..pos+N)");
         break;
       }
     }
@@ -502,7 +555,8 @@ std::string emitPlanSource(const Plan &plan, const std::string &cName,
                                                   : 0;
       int32_t index = a.kind == PlanArg::Weight ? a.index : 0;
       os << "  {" << static_cast<int>(a.kind) << ", " << index << ", " << offset
-         << ", " << dimsInit(a.dims) << ", " << (a.seen ? 1 : 0) << "},\n";
+         << ", " << dimsInit(a.dims) << ", "
+         << (a.source ? 2 : a.seen ? 1 : 0) << "},\n";
     }
   os << "};\n\nstatic const tfc_step steps[] = {\n";
   int32_t first = 0;
@@ -520,8 +574,8 @@ std::string emitPlanSource(const Plan &plan, const std::string &cName,
      << ", " << plan.arenaFloats << ", " << plan.cacheFloats << ",\n"
      << "  " << plan.weights.size() << ", weights, " << plan.kernels.size()
      << ", kernels, " << plan.steps.size() << ", steps, args,\n"
-     << "  " << familyCode(plan.family) << ", " << plan.typeVocab
-     << "};\n\n"
+     << "  " << familyCode(plan.family) << ", " << plan.typeVocab << ", "
+     << plan.sourceSteps << "};\n\n"
      << "const tfc_model *tfc_model_" << cName << "(void) { return &model; }\n";
   if (forExecutable)
     os << "const tfc_model *tfc_main_model(void) { return &model; }\n";

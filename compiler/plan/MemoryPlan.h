@@ -34,12 +34,15 @@ struct PlanArg {
     Cache = 5,
     Types = 6, // an encoder's token types: int32 [N]
     Mask = 7,  // an encoder's attention mask: int32 [N], 0 = padding
-    Image = 8  // a ViT's image: f32 [H, W, C]
+    Image = 8, // a ViT's image: f32 [H, W, C]
+    Source = 9 // an encoder-decoder's source tokens: int32 [S]
   } kind;
   int32_t index = 0;         // Weight: into Plan::weights; Arena: into
                              // Plan::buffers; Cache: into Plan::caches
   std::vector<int64_t> dims; // row-major; -1 = N
   bool seen = false;         // Cache: rows 0..pos+N-1 (else pos..pos+N-1)
+  bool source = false;       // Cache: rows 0..S-1, the source's (an
+                             // encoder-decoder's cross-attention keys)
 };
 
 struct PlanBuffer {
@@ -77,6 +80,10 @@ struct Plan {
   int64_t maxSeq = 0, vocab = 0, outputCols = 0;
   std::string family = "decoder"; // the spec's family (tfm.family)
   int64_t typeVocab = 0;          // encoders with token types
+  // Encoder-decoders: steps [0, sourceSteps) read the source (N = its
+  // length) and end in the cross-attention keys and values of every
+  // decoder layer, in the cache; the other steps run per target call.
+  int32_t sourceSteps = 0;
   std::vector<KernelDesc> kernels; // distinct, in order of first use
   std::vector<PlanWeight> weights; // in order of first use
   std::vector<PlanStep> steps;

@@ -388,6 +388,52 @@ TEST(HalideKernels, QKVDecodeStepsMatchPrefill) {
   }
 }
 
+TEST(HalideKernels, QKVCrossAttentionParts) {
+  // Cross-attention projects the decoder's rows to queries (parts Q) and the
+  // encoder output to keys and values (parts KV): each kernel takes only
+  // its own weights and computes what the full QKV kernel computes for
+  // those outputs.
+  for (QKVCase qc : {QKVCase{KernelNorm::Layer, true, false, 2},
+                     QKVCase{KernelNorm::None, false, false, kH},
+                     QKVCase{KernelNorm::RMS, true, true, kH}}) {
+    QKVData t(qc);
+    for (QKVParts parts : {QKVParts::Q, QKVParts::KV}) {
+      KernelDesc d = t.d;
+      d.parts = parts;
+      Runner runner(d);
+      for (int64_t rows : {int64_t(1), int64_t(13)})
+        for (int32_t pos : {0, 5}) {
+          RefTensor xr = t.rowsOf(0, rows);
+          std::vector<RefTensor> args = {xr};
+          pushNorm(args, d.norm, t.g, t.b);
+          if (parts == QKVParts::Q)
+            args.push_back(t.wq);
+          else
+            args.insert(args.end(), {t.wk, t.wv});
+          if (d.bias && parts == QKVParts::Q)
+            args.push_back(t.bq);
+          else if (d.bias)
+            args.insert(args.end(), {t.bk, t.bv});
+          std::vector<RefTensor> expect = t.expect(xr, pos);
+          std::string what =
+              label(d, rows) + " pos=" + std::to_string(pos) + " ";
+          if (parts == QKVParts::Q) {
+            std::vector<RefTensor> got =
+                runner.run(args, {t.qw}, rows, nullptr, pos);
+            ASSERT_EQ(got.size(), 1u);
+            expectClose(got[0], expect[0], what + "q");
+          } else {
+            std::vector<RefTensor> got =
+                runner.run(args, {t.kw, t.kw}, rows, nullptr, pos);
+            ASSERT_EQ(got.size(), 2u);
+            expectClose(got[0], expect[1], what + "k");
+            expectClose(got[1], expect[2], what + "v");
+          }
+        }
+    }
+  }
+}
+
 TEST(HalideKernels, AttentionCausalAndGroupedQuery) {
   for (bool causal : {true, false})
     for (int64_t kvHeads : {kH, int64_t(2)}) {
