@@ -26,7 +26,8 @@ class Tfm_Op<string mnemonic, list<Trait> traits = []>
 
 def Tfm_Activation : I32EnumAttr<"Activation", "activation function", [
     I32EnumAttrCase<"relu", 0>, I32EnumAttrCase<"gelu", 1>,
-    I32EnumAttrCase<"gelu_tanh", 2>, I32EnumAttrCase<"silu", 3>]> {
+    I32EnumAttrCase<"gelu_tanh", 2>, I32EnumAttrCase<"silu", 3>,
+    I32EnumAttrCase<"tanh", 4>]> {
   let cppNamespace = "::tfc::tfm";
 }
 

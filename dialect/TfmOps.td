@@ -360,7 +360,7 @@ def Tfm_ActivationOp : Tfm_Op<"activation", [Pure, AllTypesMatch<["x", "result"]
   let summary = "an elementwise activation function";
   let description = [{
     relu, gelu (`x/2 (1 + erf(x/sqrt 2))`), gelu_tanh (GPT-2's tanh
-    approximation) or silu (`x sigmoid(x)`).
+    approximation), silu (`x sigmoid(x)`) or tanh (BERT's pooler).
 
     ```mlir
     %y = tfm.activation gelu_tanh %h : tensor<?x3072xf32>

@@ -263,13 +263,77 @@ bool decodePnm(const uint8_t *data, size_t size, const std::string &what,
 
 // --- PNG ---------------------------------------------------------------------
 
+/// `n` bytes as text for a one-line message: bytes outside printable ASCII
+/// as \xHH.
+std::string printable(const char *s, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+std::string stbReason() {
+  const char *r = stbi_failure_reason();
+  return r ? printable(r, std::strlen(r)) : std::string("no reason given");
+}
+
+/// Walks the chunks (length, type, data, CRC) up to IEND, as stb_image's
+/// loader does, and fails on the two things that reach its "unknown chunk"
+/// error: a critical chunk it does not know (first letter uppercase), and
+/// data ending before IEND (it then reads a zero type). That error writes
+/// the type into a static buffer shared by all threads (a data race when
+/// images load concurrently) and returns it as the reason, raw bytes that
+/// may break the message's line. Found here first, stb never gets there.
+/// `emptyIdats` gets the offsets of the IDAT chunks without data.
+bool checkPngChunks(const uint8_t *data, size_t size, const std::string &what,
+                    std::vector<size_t> &emptyIdats, std::string &error) {
+  uint64_t pos = 8;
+  for (;;) {
+    if (size - pos < 8) {
+      error = what + ": truncated PNG: the file ends before the IEND chunk";
+      return false;
+    }
+    const uint8_t *at = data + pos;
+    const uint64_t length = uint64_t(at[0]) << 24 | uint64_t(at[1]) << 16 |
+                            uint64_t(at[2]) << 8 | uint64_t(at[3]);
+    const char *type = reinterpret_cast<const char *>(at + 4);
+    if (std::memcmp(type, "IEND", 4) == 0)
+      return true;
+    const bool critical = (at[4] & 0x20) == 0;
+    if (critical && std::memcmp(type, "IHDR", 4) != 0 &&
+        std::memcmp(type, "PLTE", 4) != 0 &&
+        std::memcmp(type, "IDAT", 4) != 0 &&
+        std::memcmp(type, "CgBI", 4) != 0) {
+      error = what + ": unsupported PNG: unknown critical chunk '" +
+              printable(type, 4) + "' at byte " + std::to_string(pos);
+      return false;
+    }
+    if (length == 0 && std::memcmp(type, "IDAT", 4) == 0)
+      emptyIdats.push_back(static_cast<size_t>(pos));
+    pos += 12 + length; // size <= INT_MAX: no overflow
+    if (pos > size) {
+      error = what + ": truncated PNG: the file ends inside chunk '" +
+              printable(type, 4) + "'";
+      return false;
+    }
+  }
+}
+
 bool decodePng(const uint8_t *data, size_t size, const std::string &what,
                Raster &r, std::string &error) {
   if (size > static_cast<size_t>(INT_MAX)) {
     error = what + ": PNG file over 2 GiB";
     return false;
   }
-  const int len = static_cast<int>(size);
+  int len = static_cast<int>(size);
   // The size first, from IHDR (the first chunk: length 13 at byte 8, type
   // at 12, width and height big-endian at 16 and 20), so that our limits
   // and message apply rather than stb's.
@@ -283,12 +347,29 @@ bool decodePng(const uint8_t *data, size_t size, const std::string &what,
   }
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(data, len, &w, &h, &comp)) {
-    error = what + ": corrupt or truncated PNG header (" +
-            stbi_failure_reason() + ")";
+    error = what + ": corrupt or truncated PNG header (" + stbReason() + ")";
     return false;
   }
   if (!checkSize(w, h, what, error))
     return false;
+  std::vector<size_t> emptyIdats;
+  if (!checkPngChunks(data, size, what, emptyIdats, error))
+    return false;
+  // stb_image copies IDAT data into a buffer it allocates at the first
+  // non-empty IDAT, so an empty one before that is a memcpy to NULL: of 0
+  // bytes, but undefined behaviour (UBSan stops the fuzzer on it). Empty
+  // IDATs add nothing to the image data: stb gets a copy without them.
+  std::vector<uint8_t> copy;
+  if (!emptyIdats.empty()) {
+    size_t from = 0;
+    for (size_t at : emptyIdats) {
+      copy.insert(copy.end(), data + from, data + at);
+      from = at + 12;
+    }
+    copy.insert(copy.end(), data + from, data + size);
+    data = copy.data();
+    len = static_cast<int>(copy.size());
+  }
   const bool is16 = stbi_is_16_bit_from_memory(data, len);
   int n = 0;
   void *pixels = is16 ? static_cast<void *>(
@@ -296,7 +377,7 @@ bool decodePng(const uint8_t *data, size_t size, const std::string &what,
                       : static_cast<void *>(
                             stbi_load_from_memory(data, len, &w, &h, &n, 0));
   if (!pixels) {
-    error = what + ": corrupt or truncated PNG (" + stbi_failure_reason() + ")";
+    error = what + ": corrupt or truncated PNG (" + stbReason() + ")";
     return false;
   }
   r.stb.reset(pixels);

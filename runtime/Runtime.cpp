@@ -290,8 +290,10 @@ bool checkPlan(const tfc_model *m, std::string &error) {
         break;
       case TFC_ARG_OUTPUT:
         // The caller provides n * output_cols floats: the output must be
-        // N rows of at most output_cols.
-        if (vit ? (a.rank != 2 || a.dims[0] != 1 ||
+        // N rows of at most output_cols, or one pooled row (a ViT's
+        // classes; an encoder's classifier or pooler).
+        if ((vit || (m->family == TFC_FAMILY_ENCODER && !hasDimN(a)))
+                ? (a.rank != 2 || a.dims[0] != 1 ||
                    a.dims[1] != m->output_cols)
                 : (numelAt(a, 1) > m->output_cols || !hasDimN(a))) {
           error = arg + "output " + shapeOf(a.rank, a.dims) +
@@ -879,11 +881,12 @@ int tfc_encode_batch(tfc_context *ctx, int32_t b, int64_t n,
                   !tokens ? "tokens" : "output");
     return 1;
   }
-  int64_t cols = ctx->model->output_cols;
+  // Each sequence's output: n rows of hidden states, or one pooled row.
+  int64_t rowFloats = tfc_output_rows(ctx->model, n) * ctx->model->output_cols;
   for (int32_t i = 0; i < b; ++i) {
     int64_t at = int64_t(i) * n;
     if (tfc_encode(ctx, tokens + at, types ? types + at : nullptr,
-                   mask ? mask + at : nullptr, n, output + at * cols) != 0) {
+                   mask ? mask + at : nullptr, n, output + i * rowFloats) != 0) {
       std::string why = ctx->error;
       std::snprintf(ctx->error, sizeof ctx->error, "sequence %" PRId32 ": %s",
                     i, why.c_str());
@@ -1128,6 +1131,18 @@ const char *tfc_context_error(const tfc_context *ctx) {
 
 int64_t tfc_output_cols(const tfc_model *model) {
   return model ? model->output_cols : 0;
+}
+
+int64_t tfc_output_rows(const tfc_model *model, int64_t n) {
+  if (!model)
+    return 0;
+  for (int32_t s = 0; s < model->num_steps; ++s)
+    for (int32_t a = 0; a < model->steps[s].num_args; ++a) {
+      const tfc_arg &arg = model->args[model->steps[s].first_arg + a];
+      if (arg.kind == TFC_ARG_OUTPUT)
+        return hasDimN(arg) ? n : 1;
+    }
+  return n;
 }
 int64_t tfc_max_seq(const tfc_model *model) {
   return model ? model->max_seq : 0;

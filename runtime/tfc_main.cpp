@@ -750,6 +750,13 @@ int embedTexts(const Options &opt, const tfc_model *m, tfc_context *ctx,
   }
   int pool = opt.pool == "cls" ? TFC_POOL_CLS : TFC_POOL_MEAN;
   int64_t cols = m->output_cols;
+  // A model whose head pools (BERT's pooler) gives the vector itself.
+  bool headPools = tfc_output_rows(m, 2) == 1;
+  if (headPools && !opt.pool.empty()) {
+    fail = {2, "--pool: model '" + std::string(m->name) +
+                   "' pools in its head (its output is one vector)"};
+    return fail.code;
+  }
   std::vector<std::vector<float>> vectors;
   for (size_t t = 0; t < opt.texts.size(); ++t) {
     std::vector<int32_t> pieces, ids;
@@ -772,10 +779,17 @@ int embedTexts(const Options &opt, const tfc_model *m, tfc_context *ctx,
       fail = {1, tfc_context_error(ctx)};
       return 1;
     }
-    tfc_pool(m, hidden.data(), n, nullptr, pool, vec.data());
-    std::printf("text %zu: %" PRId64 " tokens, %s-pooled embedding (%" PRId64
+    if (headPools)
+      vec.assign(hidden.begin(), hidden.begin() + cols);
+    else
+      tfc_pool(m, hidden.data(), n, nullptr, pool, vec.data());
+    std::printf("text %zu: %" PRId64 " tokens, %s embedding (%" PRId64
                 " floats):\n",
-                t + 1, n, opt.pool == "cls" ? "cls" : "mean", cols);
+                t + 1, n,
+                headPools             ? "the head's pooled"
+                : opt.pool == "cls"   ? "cls-pooled"
+                                      : "mean-pooled",
+                cols);
     for (int64_t c = 0; c < cols; ++c)
       std::printf("%s%.6g", c ? " " : "", double(vec[size_t(c)]));
     std::printf("\n");
@@ -833,6 +847,8 @@ int classifyImage(const Options &opt, const tfc_model *m, Failure &fail) {
     prep.channels = img.channels;
     prep.mean.assign(img.mean.begin(), img.mean.end());
     prep.std.assign(img.std.begin(), img.std.end());
+    prep.resize = img.resize == ImageResizeKind::Stretch ? ImageResize::Stretch
+                                                         : ImageResize::Crop;
     if (!prepareImage(opt.image, prep, pixels, error)) {
       fail = {1, error};
       return 1;
@@ -1092,12 +1108,19 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
     if (opt.profile)
       tfc_profile_enable(ctx, 1);
     ok = forward();
-    if (ok && encoder)
+    if (ok && encoder && tfc_output_rows(m, n) == 1) {
+      out.resize(size_t(m->output_cols)); // one pooled row
+      std::printf("pooled output (the model's head) of %" PRId64
+                  " tokens: %" PRId64
+                  " values (--dump-logits FILE writes them)\n",
+                  n, m->output_cols);
+    } else if (ok && encoder) {
       std::printf("hidden states: %" PRId64 " tokens x %" PRId64
                   " features (--dump-logits FILE writes them)\n",
                   n, m->output_cols);
-    else if (ok)
+    } else if (ok) {
       printTop(out, n, m->output_cols);
+    }
   }
   if (ok && opt.profile)
     tfc_profile_print(ctx, stdout);

@@ -114,16 +114,17 @@ int64_t tfc_position(const tfc_context *ctx); /* tokens in the cache */
  * are the token types (segments, < tfc_model.type_vocab; NULL = all 0);
  * `mask` is the attention mask (1 = a token, 0 = padding that no token
  * attends to; NULL = all 1; at least one 1). Writes n * output_cols floats:
- * the final hidden state of each token. tfc_forward on an encoder is
+ * the final hidden state of each token (an encoder whose head pools, a
+ * classifier or BERT's pooler, writes one row: tfc_output_rows). tfc_forward on an encoder is
  * tfc_encode(ctx, tokens, NULL, NULL, n, output); tfc_append and
  * tfc_decode_batch refuse encoders. */
 int tfc_encode(tfc_context *ctx, const int32_t *tokens, const int32_t *types,
                const int32_t *mask, int64_t n, float *output);
 /* A padded batch: b sequences of n tokens each, row-major [b, n] tokens,
- * types (or NULL) and mask (or NULL), output [b, n, output_cols]. Each
- * sequence runs on its own; the rows of padding (mask 0) get hidden states
- * too, which no other row depends on. On error the message names the
- * sequence. */
+ * types (or NULL) and mask (or NULL), output [b, n, output_cols] ([b,
+ * output_cols] when the head pools). Each sequence runs on its own; the
+ * rows of padding (mask 0) get hidden states too, which no other row
+ * depends on. On error the message names the sequence. */
 int tfc_encode_batch(tfc_context *ctx, int32_t b, int64_t n,
                      const int32_t *tokens, const int32_t *types,
                      const int32_t *mask, float *output);
@@ -170,6 +171,10 @@ int32_t tfc_sampler_next(tfc_sampler *sampler, const float *logits);
 void tfc_sampler_destroy(tfc_sampler *sampler);
 
 int64_t tfc_output_cols(const tfc_model *model);
+/* Rows of output a call over n tokens writes: n, or 1 for a model whose
+ * head pools (a ViT; an encoder with a classifier or BERT's pooler head,
+ * whose tfc_encode writes output_cols floats). */
+int64_t tfc_output_rows(const tfc_model *model, int64_t n);
 int64_t tfc_max_seq(const tfc_model *model);
 int64_t tfc_vocab(const tfc_model *model);
 

@@ -41,7 +41,8 @@ ninja -C "$BUILD" -j"$JOBS"
 
 # target:corpus directory under tests/fuzz/corpus.
 ALL="FuzzSpec:spec FuzzSafetensors:safetensors FuzzTokenizer:tokenizer
-     FuzzWordPiece:wordpiece FuzzRuntimeApi:FuzzRuntimeApi"
+     FuzzWordPiece:wordpiece FuzzRuntimeApi:FuzzRuntimeApi
+     FuzzImage:FuzzImage"
 
 mkdir -p "$BUILD/artifacts" "$BUILD/logs"
 status=0

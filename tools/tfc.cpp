@@ -1114,6 +1114,8 @@ int main(int argc, char **argv) {
       "[--dump-logits OUT.bin] [--bench] [--profile]\n"
       "  tfc generate SPEC.yaml --weights W --prompt \"text\" [--max-tokens K] "
       "[--temperature T] [--top-k K] [--top-p P] [--seed S]\n"
+      "      (encoder-decoders: --source \"ids\" --tokens \"start ids\"; "
+      "run takes --source too)\n"
       "  tfc embed SPEC.yaml --weights W --vocab vocab.txt --text \"a\" "
       "[--text \"b\"] [--pool cls|mean]\n"
       "  tfc classify SPEC.yaml --weights W --image x.png [--top K]\n");

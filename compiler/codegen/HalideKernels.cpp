@@ -938,7 +938,13 @@ BuiltKernel KernelBuilder::classify() {
   Func logits("logits");
   logits(c, n) = b(c);
   logits(c, n) += pooled(rk) * w(c, rk);
-  constrainOutput(logits, Cls);
+  // BERT's pooler: tanh(pooled w + b).
+  Func out = logits;
+  if (d.tanhOut) {
+    out = Func("pooler");
+    out(c, n) = Halide::tanh(logits(c, n));
+  }
+  constrainOutput(out, Cls);
   if (d.norm != KernelNorm::None)
     scheduleNormPrologue(xn, D);
   pooled.compute_root();
@@ -948,7 +954,12 @@ BuiltKernel KernelBuilder::classify() {
     logits.vectorize(c, v, TailStrategy::GuardWithIf);
     logits.update().vectorize(c, v, TailStrategy::GuardWithIf);
   }
-  return finish({logits});
+  if (d.tanhOut) {
+    logits.compute_root();
+    if (v > 1)
+      out.vectorize(c, v, TailStrategy::GuardWithIf);
+  }
+  return finish({out});
 }
 
 BuiltKernel KernelBuilder::build() {

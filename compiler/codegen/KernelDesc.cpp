@@ -217,6 +217,8 @@ std::string KernelDesc::symbol() const {
     num("d", d);
     num("c", classes);
     s += meanPool ? "_mean" : "_cls";
+    if (tanhOut)
+      s += "_tanh";
     break;
   }
   if (bias)

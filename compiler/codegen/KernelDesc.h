@@ -88,7 +88,9 @@
 // Classify (ViT: final norm + pooling + classifier)
 //   x [N, D]; [gamma; [beta]]; w [D, classes]; b [classes]
 //   ->  logits [1, classes]
-//   logits = pool(norm(x)) w + b, pool = row 0 (cls) or the mean of rows.
+//   logits = pool(norm(x)) w + b, pool = row 0 (cls) or the mean of rows;
+//   with tanhOut, tanh(logits) (BERT's pooler). Encoders with a classifier
+//   or pooler head use it too.
 //
 // Head (final norm + projection to the vocabulary)
 //   x [N, D]; [gamma; [beta]]; w: [V, D] if tied (the token embedding,
@@ -140,6 +142,7 @@ struct KernelDesc {
   int64_t imageH = 0, imageW = 0, imageC = 0, patch = 0; // Patch
   int64_t classes = 0;                                   // Classify
   bool meanPool = false; // Classify: mean of the rows (else row 0)
+  bool tanhOut = false;  // Classify: tanh of the result (BERT's pooler)
   // Flags.
   KernelNorm norm = KernelNorm::None;
   double eps = 1e-5;

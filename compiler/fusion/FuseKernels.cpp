@@ -7,8 +7,8 @@
 //   add] [+ norm]                                                 -> embed
 //   patchify + projection + bias + concat(class token) [+ positions]
 //                                                                 -> patch
-//   [norm] + slice(row 0) | reduce_mean + projection + bias, returned
-//                                                                 -> classify
+//   [norm] + slice(row 0) | reduce_mean + projection + bias [+ tanh],
+//   returned                                            -> classify | pooler
 //   [norm] + 3 projections [+ bias] + reshape [+ rope]            -> qkv
 //   [norm] + the queries' projection of a cross-attention         -> cross_q
 //   the keys and values projections of an encoder output (one
@@ -473,8 +473,8 @@ std::optional<Group> Fuser::matchProjections(MatmulOp anchor) {
       Value b1;
       Value h = upThroughBias(first, b1);
       auto act = onlyUser<ActivationOp>(h);
-      if (!act)
-        continue;
+      if (!act || act.getKind() == tfm::Activation::tanh)
+        continue; // (no MLP kernel applies tanh)
       d.kind = KernelKind::MLPUp;
       d.d = extent(a, 1);
       d.dFF = extent(first.getResult(), 1);
@@ -725,7 +725,17 @@ std::optional<Group> Fuser::matchClassify(Value x) {
   if (!mm || !isWeight(mm.getB()) || mm.getTransposeB())
     return std::nullopt;
   AddOp bias = biasOf(mm.getResult());
-  if (!bias || !returned(bias.getResult()))
+  if (!bias)
+    return std::nullopt;
+  Value out = bias.getResult();
+  // BERT's pooler ends in tanh.
+  auto tanh = onlyUser<ActivationOp>(out);
+  if (tanh && tanh.getKind() == tfm::Activation::tanh) {
+    d.tanhOut = true;
+    g.ops.insert(tanh);
+    out = tanh.getResult();
+  }
+  if (!returned(out))
     return std::nullopt;
   d.d = extent(mm.getB(), 0);
   d.classes = extent(mm.getB(), 1);
@@ -742,8 +752,8 @@ std::optional<Group> Fuser::matchClassify(Value x) {
     g.ops.insert(op);
   g.inputs.push_back(mm.getB());
   g.inputs.push_back(bias.getRhs());
-  g.outputs = {bias.getResult()};
-  g.label = "classify";
+  g.outputs = {out};
+  g.label = d.tanhOut ? "pooler" : "classify";
   return g;
 }
 

@@ -111,6 +111,8 @@ DictionaryAttr kernelDescAttr(MLIRContext *context, const KernelDesc &d) {
     i64("classes", d.classes);
     norm();
     attrs.append("pool", b.getStringAttr(d.meanPool ? "mean" : "cls"));
+    if (d.tanhOut)
+      flag("tanh", true);
     break;
   }
   // Storage and schedule choices, only where they differ from the defaults.
@@ -282,6 +284,8 @@ std::optional<KernelDesc> kernelDescOf(tfm::KernelOp op, std::string &error) {
     if (p != "cls" && p != "mean")
       missing("pool");
     d.meanPool = p == "mean";
+    if (dict.get("tanh"))
+      flag("tanh", d.tanhOut);
     break;
   }
   }

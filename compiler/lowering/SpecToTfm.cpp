@@ -217,6 +217,15 @@ private:
     }
     case HeadKind::None:
       return x;
+    case HeadKind::Pooler: {
+      // BERT's pooler: tanh of a dense layer on the [CLS] state.
+      Value dense = tfm::ClassifierHeadOp::create(
+          b, loc, act({1, d}), x, weight("pooler.w", {d, d}),
+          weight("pooler.b", {d}),
+          tfm::PoolAttr::get(b.getContext(), tfm::Pool::cls));
+      return tfm::ActivationOp::create(b, loc, dense.getType(),
+                                       tfm::Activation::tanh, dense);
+    }
     }
     return x;
   }

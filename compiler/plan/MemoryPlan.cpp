@@ -150,10 +150,12 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
   };
   std::vector<int64_t> outDims = kernelDims(output);
   bool rowsOut = outDims.size() == 2 && outDims[0] == -1;
-  bool classesOut = vit && outDims.size() == 2 && outDims[0] == 1;
+  // One pooled row: a ViT's classes, an encoder's classifier or pooler.
+  bool classesOut = (vit || plan.family == "encoder") && outDims.size() == 2 &&
+                    outDims[0] == 1;
   if (!rowsOut && !classesOut) {
-    error = "compiled models return [N, columns] (or a ViT's [1, classes]) "
-            "for now";
+    error = "compiled models return [N, columns] (or a ViT's or an "
+            "encoder's pooled [1, columns]) for now";
     return false;
   }
   plan.outputCols = outDims[1];

@@ -41,6 +41,8 @@ ref::ActKind toKernel(tfm::Activation a) {
     return ref::ActKind::GELUTanh;
   case tfm::Activation::silu:
     return ref::ActKind::SiLU;
+  case tfm::Activation::tanh:
+    return ref::ActKind::Tanh;
   }
   return ref::ActKind::ReLU;
 }

@@ -237,6 +237,9 @@ RefTensor activation(const RefTensor &x, ActKind kind) {
     case ActKind::SiLU:
       y = v / (1.0 + std::exp(-v));
       break;
+    case ActKind::Tanh:
+      y = std::tanh(v);
+      break;
     }
     out[e] = y;
   }

@@ -33,7 +33,7 @@
 namespace tfc {
 namespace ref {
 
-enum class ActKind { ReLU, GELU, GELUTanh, SiLU };
+enum class ActKind { ReLU, GELU, GELUTanh, SiLU, Tanh };
 enum class BinaryKind { Add, Sub, Mul };
 
 //===----------------------------------------------------------------------===//

@@ -57,6 +57,8 @@ const char *toString(HeadKind k) {
     return "classifier";
   case HeadKind::None:
     return "none";
+  case HeadKind::Pooler:
+    return "pooler";
   }
   return "?";
 }
@@ -98,6 +100,10 @@ const char *toString(TokenizerKind k) {
     return "gpt2";
   }
   return "?";
+}
+
+const char *toString(ImageResizeKind k) {
+  return k == ImageResizeKind::Crop ? "crop" : "stretch";
 }
 
 } // namespace tfc

@@ -21,11 +21,14 @@ enum class NormKind { LayerNorm, RMSNorm };
 enum class Placement { Pre, Post };
 enum class Activation { ReLU, GELU, GELUTanh, SiLU };
 enum class PositionKind { Learned, Sinusoidal, RoPE, None };
-enum class HeadKind { LM, Classifier, None };
+enum class HeadKind { LM, Classifier, None, Pooler };
 enum class Pool { CLS, Mean };
 enum class DType { F32, F16, BF16 };
 enum class WeightLayout { Native, HFGPT2, HFLlama, HFBERT, HFViT };
 enum class TokenizerKind { None, Byte, GPT2 };
+/// How an image of another size becomes height x width: scaled to cover it
+/// and centre-cropped (torchvision), or each axis scaled on its own (HF).
+enum class ImageResizeKind { Crop, Stretch };
 
 struct Dims {
   int64_t vocab = 0;     // required for token-input families
@@ -75,6 +78,7 @@ struct ImageSpec {
   int64_t height = 0, width = 0, channels = 3, patch = 0;
   std::vector<double> mean; // one per channel; default 0.5 each
   std::vector<double> std;  // one per channel; default 0.5 each
+  ImageResizeKind resize = ImageResizeKind::Crop;
   int64_t numPatches() const { return (height / patch) * (width / patch); }
 };
 
@@ -116,6 +120,7 @@ const char *toString(Pool);
 const char *toString(DType);
 const char *toString(WeightLayout);
 const char *toString(TokenizerKind);
+const char *toString(ImageResizeKind);
 
 } // namespace tfc
 

@@ -185,13 +185,16 @@ const Choices<PositionKind> kPositions = {
     {"none", PositionKind::None}};
 const Choices<HeadKind> kHeads = {{"lm", HeadKind::LM},
                                   {"classifier", HeadKind::Classifier},
-                                  {"none", HeadKind::None}};
+                                  {"none", HeadKind::None},
+                                  {"pooler", HeadKind::Pooler}};
 const Choices<Pool> kPools = {{"cls", Pool::CLS}, {"mean", Pool::Mean}};
 const Choices<DType> kDTypes = {
     {"f32", DType::F32}, {"f16", DType::F16}, {"bf16", DType::BF16}};
 const Choices<TokenizerKind> kTokenizers = {{"none", TokenizerKind::None},
                                             {"byte", TokenizerKind::Byte},
                                             {"gpt2", TokenizerKind::GPT2}};
+const Choices<ImageResizeKind> kImageResizes = {
+    {"crop", ImageResizeKind::Crop}, {"stretch", ImageResizeKind::Stretch}};
 const Choices<WeightLayout> kLayouts = {{"native", WeightLayout::Native},
                                         {"hf-gpt2", WeightLayout::HFGPT2},
                                         {"hf-llama", WeightLayout::HFLlama},
@@ -212,8 +215,8 @@ const KeyList kAttentionKeys = {"causal", "bias"};
 const KeyList kMLPKeys = {"activation", "gated", "bias"};
 const KeyList kPositionsKeys = {"kind", "rope_theta"};
 const KeyList kHeadKeys = {"kind", "tie_embeddings", "classes", "pool"};
-const KeyList kImageKeys = {"height", "width", "channels",
-                            "patch",  "mean",  "std"};
+const KeyList kImageKeys = {"height", "width", "channels", "patch",
+                            "mean",   "std",   "resize"};
 const KeyList kWeightsKeys = {"layout"};
 const KeyList kStackKeys = {"dims", "block"};
 
@@ -311,7 +314,7 @@ private:
                    int64_t rows, const char *colsName, int64_t cols,
                    const std::string &key);
   bool checkMemory(const Section &dimsSection, const Dims &d,
-                   const DimsFound &found, bool kvCache, const ModelSpec &spec);
+                   const DimsFound &found, int kvCaches, const ModelSpec &spec);
   bool checkTotalWeights(const Section &dimsSection, const ModelSpec &spec);
   bool readStack(const Section &root, const Section &topDims, const char *name,
                  bool causal, Family family, StackSpec &stack, DimsFound &found,
@@ -558,7 +561,8 @@ bool SpecReader::readImage(const Section &s, ImageSpec &img) {
   if (!reqInt(s, "height", 1, kMaxDim, img.height, &height) ||
       !reqInt(s, "width", 1, kMaxDim, img.width, &width) ||
       !optInt(s, "channels", 1, kMaxCount, img.channels) ||
-      !reqInt(s, "patch", 1, kMaxDim, img.patch, &patch))
+      !reqInt(s, "patch", 1, kMaxDim, img.patch, &patch) ||
+      !optEnum(s, "resize", kImageResizes, img.resize))
     return false;
   for (Found *side : {&height, &width}) {
     int64_t v = side == &height ? img.height : img.width;
@@ -649,11 +653,12 @@ bool SpecReader::checkStack(const Section &ds, const Dims &d,
 }
 
 /// The memory a stack needs at run time, from its dims alone: the widest
-/// activation (max_seq rows; the arena holds a few of them) and, for a stack
-/// that decodes, the KV cache (every layer's keys and values for max_seq
-/// positions).
+/// activation (max_seq rows; the arena holds a few of them) and the KV
+/// cache: every layer's keys and values for max_seq positions, `kvCaches`
+/// times (compiled encoders keep theirs there too; an encoder-decoder's
+/// decoder layers also hold the source's cross-attention keys and values).
 bool SpecReader::checkMemory(const Section &ds, const Dims &d,
-                             const DimsFound &found, bool kvCache,
+                             const DimsFound &found, int kvCaches,
                              const ModelSpec &spec) {
   auto failAtMaxSeq = [&](const std::string &msg) {
     if (found.maxSeq.present)
@@ -679,17 +684,22 @@ bool SpecReader::checkMemory(const Section &ds, const Dims &d,
                         countText(act) + " (max_seq x " + widest->name + " = " +
                         std::to_string(d.maxSeq) + " x " +
                         std::to_string(widest->width) + ")");
-  if (!kvCache)
+  if (kvCaches == 0)
     return true;
-  int64_t cache = mulSat(mulSat(d.nLayers, d.maxSeq), mulSat(2, kvWidth));
+  int64_t cache = mulSat(mulSat(mulSat(kvCaches, d.nLayers), d.maxSeq),
+                         mulSat(2, kvWidth));
+  std::string copies =
+      kvCaches > 1 ? std::to_string(kvCaches) + " x " : std::string();
   if (cache > kMaxCacheFloats)
     return failAtMaxSeq(
         "expected a KV cache of at most " + std::to_string(kMaxCacheFloats) +
-        " (2^38) floats, found " + countText(cache) +
-        " (n_layers x max_seq x 2 x n_kv_heads x head_dim = " +
+        " (2^38) floats, found " + countText(cache) + " (" + copies +
+        "n_layers x max_seq x 2 x n_kv_heads x head_dim = " + copies +
         std::to_string(d.nLayers) + " x " + std::to_string(d.maxSeq) +
         " x 2 x " + std::to_string(d.nKVHeads) + " x " +
-        std::to_string(d.headDim) + ")");
+        std::to_string(d.headDim) +
+        (kvCaches > 1 ? "; the decoder layers' self- and cross-attention)"
+                      : ")"));
   return true;
 }
 
@@ -718,6 +728,8 @@ bool SpecReader::checkTotalWeights(const Section &ds, const ModelSpec &spec) {
     outside = addSat(outside, mulSat(d.dModel, d.vocab));
   if (spec.head.kind == HeadKind::Classifier)
     outside = addSat(outside, mulSat(d.dModel, spec.head.classes));
+  if (spec.head.kind == HeadKind::Pooler)
+    outside = addSat(outside, mulSat(d.dModel, d.dModel));
   if (spec.image)
     outside = addSat(
         outside, mulSat(mulSat(spec.image->channels,
@@ -858,6 +870,23 @@ std::optional<ModelSpec> SpecReader::read(const YAML::Node &root) {
                     "found 0");
     return std::nullopt;
   }
+  // An encoder's padding mask does not reach the head: a mean over the rows
+  // would average padding in. Its heads read the [CLS] token; tfc_pool
+  // takes the mask for a mean of hidden states.
+  if (family == Family::Encoder && spec.head.kind == HeadKind::Classifier &&
+      spec.head.pool == Pool::Mean) {
+    fail(lookup(head, "pool"), "expected cls for an encoder's classifier (a mean in the head "
+               "would count padding; pool hidden states with their mask "
+               "instead: tfc_pool, tfc embed --pool mean), found 'mean'");
+    return std::nullopt;
+  }
+  if (spec.head.kind == HeadKind::Pooler && family != Family::Encoder) {
+    fail(headKind, std::string("expected lm, classifier or none for a ") +
+                       toString(family) +
+                       " model, found 'pooler' (BERT's pooler is an "
+                       "encoder's head)");
+    return std::nullopt;
+  }
   if (spec.head.kind == HeadKind::LM && spec.dims.vocab == 0) {
     fail(headKind, "expected classifier or none without dims.vocab, found "
                    "'lm'");
@@ -896,8 +925,8 @@ std::optional<ModelSpec> SpecReader::read(const YAML::Node &root) {
                    decDims) ||
         !checkStack(encDims, enc.dims, encFound, spec) ||
         !checkStack(decDims, dec.dims, decFound, spec) ||
-        !checkMemory(encDims, enc.dims, encFound, false, spec) ||
-        !checkMemory(decDims, dec.dims, decFound, true, spec))
+        !checkMemory(encDims, enc.dims, encFound, 1, spec) ||
+        !checkMemory(decDims, dec.dims, decFound, 2, spec))
       return std::nullopt;
     // The decoder cross-attends to the encoder's D-vectors and both share
     // one token embedding.
@@ -923,8 +952,7 @@ std::optional<ModelSpec> SpecReader::read(const YAML::Node &root) {
     spec.encoder = enc;
     spec.decoder = dec;
   } else if (!checkStack(dims, spec.dims, dimsFound, spec) ||
-             !checkMemory(dims, spec.dims, dimsFound, family == Family::Decoder,
-                          spec)) {
+             !checkMemory(dims, spec.dims, dimsFound, 1, spec)) {
     return std::nullopt;
   }
 

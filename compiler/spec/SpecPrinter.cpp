@@ -97,7 +97,7 @@ std::string printSpec(const ModelSpec &spec) {
     printList(os, img.mean);
     os << "\n  std: ";
     printList(os, img.std);
-    os << "\n";
+    os << "\n  resize: " << toString(img.resize) << "\n";
   }
   printDims(os, spec.dims, "");
   printBlock(os, spec.block, "");

@@ -112,7 +112,9 @@ const LayoutTable &bertTable() {
        {"embed_norm.gamma", "embeddings.LayerNorm.weight", C, true},
        {"embed_norm.beta", "embeddings.LayerNorm.bias", C, true},
        {"classifier.w", "classifier.weight", T, false},
-       {"classifier.b", "classifier.bias", C, false}},
+       {"classifier.b", "classifier.bias", C, false},
+       {"pooler.w", "pooler.dense.weight", T, true},
+       {"pooler.b", "pooler.dense.bias", C, true}},
       {{"attn.wq", "attention.self.query.weight", T, true},
        {"attn.bq", "attention.self.query.bias", C, true},
        {"attn.wk", "attention.self.key.weight", T, true},
@@ -397,7 +399,8 @@ RefTensor nativeToFile(const Rule &rule,
 }
 
 // Tensors published checkpoints carry that are not weights of the tfc
-// model: attention-mask buffers, rotary caches, poolers, pretraining heads.
+// model: attention-mask buffers, rotary caches, poolers (unless the spec's
+// head is one: then they are read), pretraining heads.
 bool isIgnorable(WeightLayout layout, const std::string &prefix,
                  const std::string &name) {
   std::string local =

@@ -134,6 +134,10 @@ std::vector<TensorInfo> buildManifest(const ModelSpec &spec) {
     b.add("classifier.w", {headD, spec.head.classes});
     b.add("classifier.b", {spec.head.classes});
   }
+  if (spec.head.kind == HeadKind::Pooler) {
+    b.add("pooler.w", {headD, headD});
+    b.add("pooler.b", {headD});
+  }
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -603,6 +604,109 @@ TEST(ImageErrors, BadPrep) {
   p.mean.clear();
   EXPECT_FALSE(tfc::prepareImage("/nonexistent.png", p, out, error));
   EXPECT_NE(error.find("mean has 0"), std::string::npos) << error;
+}
+
+// Found by tests/fuzz/FuzzImage: stb_image reports an unknown critical
+// chunk with its raw type bytes as the reason (here a newline broke the
+// message in two), and a PNG cut before IEND makes it read a zero type and
+// report an empty reason. Both are caught before stb, with our messages.
+TEST(ImageErrors, PngUnknownCriticalChunkIsOneLine) {
+  std::string whole = png(2, 2, 2, 8, std::string(12, 'x'));
+  const size_t idat = whole.find("IDAT") - 4; // the chunk's length field
+  std::string bad =
+      whole.substr(0, idat) + chunk("A\nBC", "xyz") + whole.substr(idat);
+  EXPECT_EQ(fail(bad, prep(2, 2)),
+            "bad.img: unsupported PNG: unknown critical chunk 'A\\x0aBC' at "
+            "byte 33");
+  // The fuzzer's input: a 16-bit RGBA header, then a chunk typed "\x02P5\n".
+  const std::string fuzzed = bytesOf(
+      {0x89, 'P',  'N',  'G',  0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00,
+       0x0d, 'I',  'H',  'D',  'R',  0x00, 0x00, 0x00, 0x03, 0x00, 0x00,
+       0x00, 0x02, 0x10, 0x06, 0x00, 0x00, 0x00, 0xcd, 0xe4, 0xba, 0x00,
+       0x00, 0x00, 0xb9, 0x45, 0x02, 'P',  '5',  0x0a, 0x01, 0x00, 0x00,
+       0x00, 0x0a, '1',  '5',  '3',  '5',  0x0a, 0x12, 0x34, 0xff, 0xff});
+  for (ImageResize mode : {ImageResize::Crop, ImageResize::Stretch})
+    EXPECT_EQ(fail(fuzzed, prep(8, 8, 3, mode)),
+              "bad.img: unsupported PNG: unknown critical chunk '\\x02P5\\x0a' "
+              "at byte 33");
+  // Ancillary chunks (first letter lowercase) are skipped, whatever their
+  // type: the same pixels as without.
+  std::string ancillary =
+      whole.substr(0, idat) + chunk("x\n\x01y", "data") + whole.substr(idat);
+  EXPECT_EQ(run(ancillary, prep(2, 2)), run(whole, prep(2, 2)));
+}
+
+TEST(ImageErrors, PngWithoutIEnd) {
+  std::string whole = png(2, 2, 2, 8, std::string(12, 'x'));
+  const std::string iend = chunk("IEND", "");
+  ASSERT_EQ(whole.substr(whole.size() - iend.size()), iend);
+  EXPECT_EQ(fail(whole.substr(0, whole.size() - iend.size()), prep(2, 2)),
+            "bad.img: truncated PNG: the file ends before the IEND chunk");
+  // Cut inside IEND's length or type: the same.
+  EXPECT_EQ(fail(whole.substr(0, whole.size() - 6), prep(2, 2)),
+            "bad.img: truncated PNG: the file ends before the IEND chunk");
+  // IEND's CRC is never read (stb_image stops at the type): still fine.
+  run(whole.substr(0, whole.size() - 4), prep(2, 2));
+  // Cut inside IDAT's data.
+  const size_t idatEnd = whole.size() - iend.size();
+  EXPECT_EQ(fail(whole.substr(0, idatEnd - 6), prep(2, 2)),
+            "bad.img: truncated PNG: the file ends inside chunk 'IDAT'");
+}
+
+// Image.h promises concurrent calls are safe. stb_image's unknown-chunk
+// error writes the type into one static buffer, so before the chunk check
+// threads could read each other's type (and ThreadSanitizer reports the
+// race); each must see its own.
+TEST(ImageErrors, ConcurrentBadPngsKeepTheirOwnMessages) {
+  const std::string whole = png(2, 2, 2, 8, std::string(12, 'x'));
+  const size_t idat = whole.find("IDAT") - 4;
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(8, 0);
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string type = std::string("QQQ") + char('A' + t);
+      const std::string bad =
+          whole.substr(0, idat) + chunk(type, "") + whole.substr(idat);
+      for (int i = 0; i < 200; ++i) {
+        std::vector<float> out;
+        std::string error;
+        if (tfc::prepareImageBytes(
+                reinterpret_cast<const unsigned char *>(bad.data()), bad.size(),
+                "t.png", prep(2, 2), out, error) ||
+            error.find("'" + type + "'") == std::string::npos)
+          ++wrong[static_cast<size_t>(t)];
+      }
+    });
+  }
+  for (std::thread &th : threads)
+    th.join();
+  for (int t = 0; t < 8; ++t)
+    EXPECT_EQ(wrong[static_cast<size_t>(t)], 0) << "thread " << t;
+}
+
+// Found by tests/fuzz/FuzzImage (UBSan): stb_image copied an empty IDAT
+// chunk before the first non-empty one to a NULL buffer. Empty IDATs are
+// valid and add nothing; the image is the same with them. (A release build
+// passes without the fix too; the sanitizer builds catch the memcpy.)
+TEST(Image, PngEmptyIdatChunksAreIgnored) {
+  std::string rows;
+  for (int i = 0; i < 3 * 2 * 3; ++i)
+    rows += static_cast<char>(i * 13);
+  const std::string whole = png(3, 2, 2, 8, rows);
+  const size_t idat = whole.find("IDAT") - 4;
+  const size_t iend = whole.find("IEND") - 4;
+  const std::string empty = chunk("IDAT", "");
+  const std::string withEmpty = whole.substr(0, idat) + empty + empty +
+                                whole.substr(idat, iend - idat) + empty +
+                                whole.substr(iend);
+  std::vector<float> want = run(whole, prep(2, 3));
+  ASSERT_EQ(want.size(), 18u);
+  EXPECT_EQ(want[1], norm(13, 255));
+  EXPECT_EQ(run(withEmpty, prep(2, 3)), want);
+  // Only empty IDATs: no image data at all.
+  std::string e =
+      fail(whole.substr(0, idat) + empty + whole.substr(iend), prep(2, 3));
+  EXPECT_NE(e.find("no IDAT"), std::string::npos) << e;
 }
 
 } // namespace

@@ -392,7 +392,8 @@ TEST(SpecPrint, ExactTextAndOrder) {
   std::string vit = printSpec(model("tiny-vit"));
   EXPECT_NE(vit.find("family: vit\nimage:\n  height: 16\n  width: 16\n"
                      "  channels: 3\n  patch: 4\n  mean: [0.5, 0.5, 0.5]\n"
-                     "  std: [0.5, 0.5, 0.5]\ndims:\n  vocab: 0\n"),
+                     "  std: [0.5, 0.5, 0.5]\n  resize: crop\ndims:\n"
+                     "  vocab: 0\n"),
             std::string::npos)
       << vit;
   std::string encdec = printSpec(model("tiny-encdec"));
@@ -756,4 +757,44 @@ TEST(SpecErrors, DamagedModelsFailCleanly) {
   }
   // Dropping `name:` or a required dims line fails in every model.
   EXPECT_GT(failures, 50);
+}
+
+// image.resize: crop (the default) or stretch, printed with the spec so the
+// compiled executable, which reads the printed spec, resizes the same way.
+TEST(SpecImageResize, ParsesPrintsAndRejects) {
+  const std::string head = "name: v\nfamily: vit\nimage:\n  height: 8\n"
+                           "  width: 4\n  patch: 4\n";
+  const std::string rest = "dims: {d_model: 8, n_layers: 1, n_heads: 2}\n"
+                           "head: {classes: 3}\n";
+  ModelSpec crop = parseOk(head + rest);
+  ASSERT_TRUE(crop.image.has_value());
+  EXPECT_EQ(crop.image->resize, ImageResizeKind::Crop);
+  ModelSpec stretch = parseOk(head + "  resize: stretch\n" + rest);
+  ASSERT_TRUE(stretch.image.has_value());
+  EXPECT_EQ(stretch.image->resize, ImageResizeKind::Stretch);
+  EXPECT_EQ(parseOk(head + "  resize: crop\n" + rest).image->resize,
+            ImageResizeKind::Crop);
+
+  // Round trip: each value prints and reads back as itself.
+  std::string text = printSpec(stretch);
+  EXPECT_NE(text.find("\n  resize: stretch\ndims:\n"), std::string::npos)
+      << text;
+  EXPECT_EQ(parseOk(text).image->resize, ImageResizeKind::Stretch);
+  text = printSpec(crop);
+  EXPECT_NE(text.find("\n  resize: crop\ndims:\n"), std::string::npos) << text;
+  EXPECT_EQ(parseOk(text).image->resize, ImageResizeKind::Crop);
+
+  EXPECT_EQ(errorOf(head + "  resize: squash\n" + rest),
+            "t.yaml:7:11: image.resize: expected one of crop, stretch, found "
+            "'squash'");
+  // Names are case-sensitive, like every other enum of the spec.
+  EXPECT_EQ(errorOf(head + "  resize: Stretch\n" + rest),
+            "t.yaml:7:11: image.resize: expected one of crop, stretch, found "
+            "'Stretch'");
+  EXPECT_EQ(errorOf(head + "  resize: [crop]\n" + rest),
+            "t.yaml:7:11: image.resize: expected one of crop, stretch, found "
+            "a sequence");
+  EXPECT_EQ(errorOf(head + "  resizing: crop\n" + rest),
+            "t.yaml:7:3: image.resizing: unknown key; expected one of height, "
+            "width, channels, patch, mean, std, resize");
 }
