@@ -186,7 +186,11 @@ bool Evaluator::eval(Operation *op, std::string &error) {
         result = ref::rmsNorm(get(rn.getX()), get(rn.getGamma()),
                               rn.getEps().convertToDouble());
       })
-      .Case([&](tfm::AttentionOp a) { result = attention(a); })
+      .Case([&](tfm::AttentionOp a) {
+        ok = !a.getKeyMask() || ref::checkKeyMask(get(a.getKeyMask()), error);
+        if (ok)
+          result = attention(a);
+      })
       .Case([&](tfm::MLPOp m) { result = mlp(m); })
       .Case([&](tfm::LinearOp l) {
         result =
@@ -253,7 +257,9 @@ bool Evaluator::eval(Operation *op, std::string &error) {
       .Case(
           [&](tfm::CausalMaskOp c) { result = ref::causalMask(get(c.getX())); })
       .Case([&](tfm::KeyMaskOp km) {
-        result = ref::keyMask(get(km.getX()), get(km.getMask()));
+        ok = ref::checkKeyMask(get(km.getMask()), error);
+        if (ok)
+          result = ref::keyMask(get(km.getX()), get(km.getMask()));
       })
       .Case([&](tfm::RopeOp r) {
         const RefTensor &x = get(r.getX());

@@ -417,6 +417,23 @@ RefTensor causalMask(const RefTensor &x) {
   return out;
 }
 
+bool checkKeyMask(const RefTensor &mask, std::string &error) {
+  bool any = false;
+  for (int64_t i = 0; i < mask.numel(); ++i) {
+    if (mask[i] != 0.0 && mask[i] != 1.0) {
+      error = "attention mask entry " + formatNumber(mask[i]) +
+              " at position " + std::to_string(i) +
+              " must be 0 (padding) or 1 (a token)";
+      return false;
+    }
+    any = any || mask[i] == 1.0;
+  }
+  if (!any)
+    error = "attention mask of " + std::to_string(mask.numel()) +
+            " entries has no 1: no token to attend to";
+  return any;
+}
+
 RefTensor keyMask(const RefTensor &x, const RefTensor &mask) {
   RefTensor out = x;
   int64_t m = x.dim(x.rank() - 1);

@@ -141,6 +141,9 @@ RefTensor causalMask(const RefTensor &x);
 /// Key padding mask over the last dim [.., M]: entries of keys j with
 /// mask[j] == 0 become -inf, the others are copied.
 RefTensor keyMask(const RefTensor &x, const RefTensor &mask);
+/// An attention mask must be 0 (padding) or 1 (a token) everywhere, with at
+/// least one 1; otherwise false and a message as the runtime words it.
+bool checkKeyMask(const RefTensor &mask, std::string &error);
 
 /// The same elements, row-major, under a new shape of equal element count.
 RefTensor reshape(const RefTensor &x, std::vector<int64_t> shape);
