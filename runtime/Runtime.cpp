@@ -449,6 +449,22 @@ int callStep(tfc_context &ctx, int32_t s, char *error, size_t size) {
   return rc;
 }
 
+/// Whether every id is in [0, vocab); otherwise ctx's error names the first
+/// one out of range, `what` ("source " or "") before "token id".
+bool checkTokenIds(tfc_context &ctx, const int32_t *ids, int64_t n,
+                   const char *what) {
+  const tfc_model *m = ctx.model;
+  for (int64_t i = 0; i < n; ++i)
+    if (ids[i] < 0 || ids[i] >= m->vocab) {
+      std::snprintf(ctx.error, sizeof ctx.error,
+                    "%stoken id %" PRId32 " at position %" PRId64
+                    " is out of range [0, %" PRId64 ")",
+                    what, ids[i], i, m->vocab);
+      return false;
+    }
+  return true;
+}
+
 /// Steps that depend on one sequence's position or cache (embedding,
 /// QKV, attention) run once per sequence in a batch; the others (the
 /// projections, the MLP, the head) run once for all sequences.
@@ -714,14 +730,8 @@ int tfc_set_source(tfc_context *ctx, const int32_t *source, int64_t s) {
                   s, m->max_seq);
     return 1;
   }
-  for (int64_t i = 0; i < s; ++i)
-    if (source[i] < 0 || source[i] >= m->vocab) {
-      std::snprintf(ctx->error, sizeof ctx->error,
-                    "source token id %" PRId32 " at position %" PRId64
-                    " is out of range [0, %" PRId64 ")",
-                    source[i], i, m->vocab);
-      return 1;
-    }
+  if (!checkTokenIds(*ctx, source, s, "source "))
+    return 1;
   // The source steps run at pos 0 over the S source rows; the target
   // starts over (its keys attended to the old source).
   ctx->pos = 0;
@@ -959,14 +969,8 @@ int runTokens(tfc_context *ctx, const int32_t *tokens, const int32_t *types,
                   ctx->pos, n, m->max_seq);
     return 1;
   }
-  for (int64_t i = 0; i < n; ++i)
-    if (tokens[i] < 0 || tokens[i] >= m->vocab) {
-      std::snprintf(ctx->error, sizeof ctx->error,
-                    "token id %" PRId32 " at position %" PRId64
-                    " is out of range [0, %" PRId64 ")",
-                    tokens[i], i, m->vocab);
-      return 1;
-    }
+  if (!checkTokenIds(*ctx, tokens, n, ""))
+    return 1;
 
   // Extents depend on n and, for the cache, on pos: patch every dynamic
   // argument (a few stores each; nothing is allocated).
