@@ -171,8 +171,10 @@ std::string KernelDesc::symbol() const {
     break;
   case KernelKind::QKV:
     num("d", d);
-    num("h", heads);
-    num("kv", kvHeads);
+    if (parts != QKVParts::KV) // (the queries' heads)
+      num("h", heads);
+    if (parts != QKVParts::Q) // (the keys' and values' heads)
+      num("kv", kvHeads);
     num("k", headDim);
     if (rope)
       s += "_rope" + exactTag("t", ropeTheta);

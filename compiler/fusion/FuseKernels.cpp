@@ -823,9 +823,36 @@ LogicalResult Fuser::run() {
 LogicalResult Fuser::materialize() {
   MLIRContext *ctx = func.getContext();
   std::map<std::string, int> layerOf;
+  // An encoder-decoder's labels say the stack: "encoder." for what depends
+  // on the source alone, "decoder." for the rest and for the decoder
+  // layers' cross_kv (which read the source, but belong to those layers).
+  bool twoStacks = false;
+  llvm::DenseSet<Value> fromTarget;
+  for (BlockArgument arg : func.getArguments())
+    if (auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                      "tfm.input");
+        name && name.getValue() == "target") {
+      twoStacks = true;
+      fromTarget.insert(arg);
+    }
+  // (Decided before any group is replaced by its kernel: on the original
+  // values, in program order.)
+  std::vector<std::string> stack(groups.size());
+  for (size_t i = 0; twoStacks && i < groups.size(); ++i) {
+    const Group &g = groups[i];
+    bool target = g.label == "cross_kv";
+    for (Operation *op : g.ops)
+      for (Value in : op->getOperands())
+        target = target || fromTarget.count(in);
+    if (target)
+      for (Operation *op : g.ops)
+        for (Value r : op->getResults())
+          fromTarget.insert(r);
+    stack[i] = target ? "decoder." : "encoder.";
+  }
   // Outputs of groups already replaced by kernel results.
   llvm::DenseMap<Value, Value> replaced;
-  for (Group &g : groups) {
+  for (auto [gi, g] : llvm::enumerate(groups)) {
     for (Value &in : g.inputs)
       if (Value r = replaced.lookup(in))
         in = r;
@@ -843,9 +870,9 @@ LogicalResult Fuser::materialize() {
                                    FlatSymbolRefAttr::get(ctx, symbol),
                                    b.getStringAttr(toString(g.desc.kind)),
                                    kernelDescAttr(ctx, g.desc));
-    kernel->setAttr(
-        "label",
-        b.getStringAttr(g.label + "." + std::to_string(layerOf[g.label]++)));
+    std::string label = stack[gi] + g.label;
+    kernel->setAttr("label", b.getStringAttr(
+                                 label + "." + std::to_string(layerOf[label]++)));
     Block *block = new Block();
     kernel.getBody().push_back(block);
     IRMapping map;

@@ -12,6 +12,8 @@
 #include "spec/SpecParser.h"
 #include "weights/InitWeights.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
@@ -141,6 +143,39 @@ TEST_P(FusedDecoder, KernelsComputeTheSameOutput) {
 INSTANTIATE_TEST_SUITE_P(Models, FusedDecoder,
                          ::testing::Values("tiny-decoder", "tiny-llama",
                                            "tiny-postnorm", "tiny-sinusoidal"));
+
+class FusedFamily : public ::testing::TestWithParam<const char *> {};
+
+// The other families' groups (embedding norm and key mask, patch and
+// classify, cross_q / cross_kv / cross_attention) compute what the
+// model-level IR does too.
+TEST_P(FusedFamily, KernelsComputeTheSameOutput) {
+  ModelSpec spec = loadModel(GetParam());
+  auto weights = initWeights(spec, 17);
+  auto inputs = inputsFor(spec);
+  Runner modelLevel(spec, 0), fused(spec, 2);
+  int kernels = 0, loose = 0;
+  fused.module->walk([&](mlir::Operation *op) {
+    if (mlir::isa<tfm::KernelOp>(op))
+      ++kernels;
+    else if (!op->getParentOfType<tfm::KernelOp>() &&
+             !mlir::isa<tfm::WeightOp, mlir::func::ReturnOp,
+                        mlir::func::FuncOp, mlir::ModuleOp>(op))
+      ++loose;
+  });
+  EXPECT_GT(kernels, 0);
+  EXPECT_EQ(loose, 0) << "ops outside every kernel";
+  RefTensor a, b;
+  std::string error;
+  ASSERT_TRUE(modelLevel.run(weights, inputs, a, error)) << error;
+  ASSERT_TRUE(fused.run(weights, inputs, b, error)) << error;
+  ASSERT_EQ(a.shape, b.shape);
+  EXPECT_LT(maxRelativeDifference(a, b), 1e-12);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, FusedFamily,
+                         ::testing::Values("tiny-encoder", "tiny-vit",
+                                           "tiny-encdec"));
 
 /// Row i of the output for tokens `t` with token `changeAt` replaced.
 RefTensor runTokens(Runner &r, const std::map<std::string, RefTensor> &w,
