@@ -108,12 +108,21 @@ std::vector<std::pair<std::string, KernelDesc>> gpt2Kernels(const Options &o,
   return k;
 }
 
+/// The query and key/value heads a QKV kernel projects to (a
+/// cross-attention's part has only its own).
+int64_t queryHeads(const KernelDesc &d) {
+  return d.parts == QKVParts::KV ? 0 : d.heads;
+}
+int64_t keyHeads(const KernelDesc &d) {
+  return d.parts == QKVParts::Q ? 0 : d.kvHeads;
+}
+
 /// FLOPs of one call with N rows (and M keys for attention).
 double flopsOf(const KernelDesc &d, int64_t n, int64_t m) {
   double N = double(n);
   switch (d.kind) {
   case KernelKind::QKV:
-    return 2 * N * d.d * double(d.heads + 2 * d.kvHeads) * d.headDim;
+    return 2 * N * d.d * double(queryHeads(d) + 2 * keyHeads(d)) * d.headDim;
   case KernelKind::ProjResidual:
     return 2 * N * d.in * d.d;
   case KernelKind::MLPUp:
@@ -143,8 +152,8 @@ double bytesOf(const KernelDesc &d, int64_t n, int64_t m) {
   };
   switch (d.kind) {
   case KernelKind::QKV:
-    return matrix(d.d, d.heads * d.headDim) +
-           2 * matrix(d.d, d.kvHeads * d.headDim);
+    return matrix(d.d, queryHeads(d) * d.headDim) +
+           2 * matrix(d.d, keyHeads(d) * d.headDim);
   case KernelKind::ProjResidual:
     return matrix(d.in, d.d);
   case KernelKind::MLPUp:

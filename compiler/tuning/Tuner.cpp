@@ -62,7 +62,11 @@ bool tunable(const KernelDesc &d) {
 /// Column counts of the kernel's matrices (each is tiled on its own).
 std::vector<int64_t> matrixCols(const KernelDesc &d) {
   switch (d.kind) {
-  case KernelKind::QKV:
+  case KernelKind::QKV: // (a cross-attention's part has only its own)
+    if (d.parts == QKVParts::Q)
+      return {d.heads * d.headDim};
+    if (d.parts == QKVParts::KV)
+      return {d.kvHeads * d.headDim};
     return {d.heads * d.headDim, d.kvHeads * d.headDim};
   case KernelKind::ProjResidual:
     return {d.d};
@@ -81,6 +85,10 @@ std::vector<int64_t> outputWidths(const KernelDesc &d) {
   case KernelKind::Embed:
     return {d.d};
   case KernelKind::QKV:
+    if (d.parts == QKVParts::Q)
+      return {d.heads * d.headDim};
+    if (d.parts == QKVParts::KV)
+      return {d.kvHeads * d.headDim, d.kvHeads * d.headDim};
     return {d.heads * d.headDim, d.kvHeads * d.headDim, d.kvHeads * d.headDim};
   case KernelKind::Attention:
     return {d.heads * d.headDim};
