@@ -11,8 +11,8 @@
 #   FUZZ_JOBS=1 scripts/fuzz.sh 60     # ninja jobs (default 2)
 #   FUZZ_BUILD=DIR ...                 # build directory (default build-fuzz)
 #   FUZZ_TARGETS="FuzzWordPiece" ...   # only these fuzzers
-#   TFC_TOOL=PATH ...                  # release tfc for FuzzRuntimeApi's
-#                                      # model (default build/tools/tfc,
+#   TFC_TOOL=PATH ...                  # release tfc for the API fuzzers'
+#                                      # models (default build/tools/tfc,
 #                                      # built by scripts/build.sh if missing)
 #   TFC_GPT2_TOKENIZER_DIR=DIR ...     # GPT-2 files for FuzzTokenizer
 #
@@ -42,7 +42,7 @@ ninja -C "$BUILD" -j"$JOBS"
 # target:corpus directory under tests/fuzz/corpus.
 ALL="FuzzSpec:spec FuzzSafetensors:safetensors FuzzTokenizer:tokenizer
      FuzzWordPiece:wordpiece FuzzRuntimeApi:FuzzRuntimeApi
-     FuzzImage:FuzzImage"
+     FuzzImage:FuzzImage FuzzEncDecApi:FuzzEncDecApi"
 
 mkdir -p "$BUILD/artifacts" "$BUILD/logs"
 status=0
