@@ -108,15 +108,6 @@ std::vector<std::pair<std::string, KernelDesc>> gpt2Kernels(const Options &o,
   return k;
 }
 
-/// The query and key/value heads a QKV kernel projects to (a
-/// cross-attention's part has only its own).
-int64_t queryHeads(const KernelDesc &d) {
-  return d.parts == QKVParts::KV ? 0 : d.heads;
-}
-int64_t keyHeads(const KernelDesc &d) {
-  return d.parts == QKVParts::Q ? 0 : d.kvHeads;
-}
-
 /// FLOPs of one call with N rows (and M keys for attention).
 double flopsOf(const KernelDesc &d, int64_t n, int64_t m) {
   double N = double(n);

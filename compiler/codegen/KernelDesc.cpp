@@ -68,6 +68,13 @@ bool hasMatrices(KernelKind kind) {
          kind == KernelKind::MLPUp || kind == KernelKind::Head;
 }
 
+int64_t queryHeads(const KernelDesc &d) {
+  return d.parts == QKVParts::KV ? 0 : d.heads;
+}
+int64_t keyHeads(const KernelDesc &d) {
+  return d.parts == QKVParts::Q ? 0 : d.kvHeads;
+}
+
 std::vector<int> matrixInputs(const KernelDesc &d) {
   int norms = d.norm == KernelNorm::None    ? 0
               : d.norm == KernelNorm::Layer ? 2

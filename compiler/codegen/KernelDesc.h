@@ -178,6 +178,10 @@ int weightTypeBytes(WeightType type);
 
 /// Whether the kind has matrix weights (QKV, ProjResidual, MLPUp, Head).
 bool hasMatrices(KernelKind kind);
+/// The query heads and the key/value heads a QKV kernel projects to: both
+/// for self-attention, one of them (the other 0) for a cross-attention part.
+int64_t queryHeads(const KernelDesc &d);
+int64_t keyHeads(const KernelDesc &d);
 /// Indices, among the kernel's inputs (KernelDesc.h order, without int8
 /// scales), of its matrix weights.
 std::vector<int> matrixInputs(const KernelDesc &d);

@@ -79,6 +79,18 @@ struct NormMatch {
   SmallVector<Operation *> ops;
 };
 
+/// Makes `m` part of g (a prologue or an epilogue): its kind and eps in the
+/// descriptor, its ops in the group, gamma (and beta) as the next inputs.
+void absorbNorm(Group &g, const NormMatch &m) {
+  g.desc.norm = m.kind;
+  g.desc.eps = m.eps;
+  for (Operation *op : m.ops)
+    g.ops.insert(op);
+  g.inputs.push_back(m.gamma);
+  if (m.beta)
+    g.inputs.push_back(m.beta);
+}
+
 /// `v` = add(mul(normalize(x), gamma), beta) or mul(normalize(x), gamma).
 std::optional<NormMatch> normProducing(Value v) {
   NormMatch m;
@@ -314,13 +326,7 @@ std::optional<Group> Fuser::matchEmbed(GatherOp gather) {
     return std::nullopt;
   // The embedding LayerNorm (BERT) is the kernel's epilogue.
   if (auto post = normConsuming(out)) {
-    g.desc.norm = post->kind;
-    g.desc.eps = post->eps;
-    for (Operation *op : post->ops)
-      g.ops.insert(op);
-    g.inputs.push_back(post->gamma);
-    if (post->beta)
-      g.inputs.push_back(post->beta);
+    absorbNorm(g, *post);
     out = post->output;
   }
   g.outputs = {out};
@@ -346,16 +352,9 @@ std::optional<Group> Fuser::matchProjections(MatmulOp anchor) {
              [](MatmulOp x, MatmulOp y) { return x->isBeforeInBlock(y); });
   Group g;
   KernelDesc &d = g.desc;
-  d.norm = norm ? norm->kind : KernelNorm::None;
-  d.eps = norm ? norm->eps : 1e-5;
   auto addNorm = [&] {
-    if (!norm)
-      return;
-    for (Operation *op : norm->ops)
-      g.ops.insert(op);
-    g.inputs.push_back(norm->gamma);
-    if (norm->beta)
-      g.inputs.push_back(norm->beta);
+    if (norm)
+      absorbNorm(g, *norm);
   };
   Value x = norm ? norm->input : a;
 
@@ -556,13 +555,7 @@ std::optional<Group> Fuser::matchProjections(MatmulOp anchor) {
         }))
       post.reset();
     if (post) {
-      d.norm = post->kind;
-      d.eps = post->eps;
-      for (Operation *op : post->ops)
-        g.ops.insert(op);
-      g.inputs.push_back(post->gamma);
-      if (post->beta)
-        g.inputs.push_back(post->beta);
+      absorbNorm(g, *post);
       out = post->output;
     }
     g.outputs = {out};
@@ -705,11 +698,8 @@ std::optional<Group> Fuser::matchClassify(Value x) {
   Group g;
   KernelDesc &d = g.desc;
   d.kind = KernelKind::Classify;
-  if (norm) {
-    d.norm = norm->kind;
-    d.eps = norm->eps;
+  if (norm)
     in = norm->input;
-  }
   Operation *pool = x.hasOneUse() ? *x.getUsers().begin() : nullptr;
   auto slice = dyn_cast_or_null<SliceOp>(pool);
   auto mean = dyn_cast_or_null<ReduceMeanOp>(pool);
@@ -741,13 +731,8 @@ std::optional<Group> Fuser::matchClassify(Value x) {
   d.classes = extent(mm.getB(), 1);
   d.meanPool = bool(mean);
   g.inputs.push_back(in);
-  if (norm) {
-    for (Operation *op : norm->ops)
-      g.ops.insert(op);
-    g.inputs.push_back(norm->gamma);
-    if (norm->beta)
-      g.inputs.push_back(norm->beta);
-  }
+  if (norm)
+    absorbNorm(g, *norm);
   for (Operation *op : {pool, mm.getOperation(), bias.getOperation()})
     g.ops.insert(op);
   g.inputs.push_back(mm.getB());

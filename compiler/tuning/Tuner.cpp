@@ -62,12 +62,13 @@ bool tunable(const KernelDesc &d) {
 /// Column counts of the kernel's matrices (each is tiled on its own).
 std::vector<int64_t> matrixCols(const KernelDesc &d) {
   switch (d.kind) {
-  case KernelKind::QKV: // (a cross-attention's part has only its own)
-    if (d.parts == QKVParts::Q)
-      return {d.heads * d.headDim};
-    if (d.parts == QKVParts::KV)
-      return {d.kvHeads * d.headDim};
-    return {d.heads * d.headDim, d.kvHeads * d.headDim};
+  case KernelKind::QKV: { // (a cross-attention's part has only its own)
+    std::vector<int64_t> cols;
+    for (int64_t h : {queryHeads(d), keyHeads(d)})
+      if (h > 0)
+        cols.push_back(h * d.headDim);
+    return cols;
+  }
   case KernelKind::ProjResidual:
     return {d.d};
   case KernelKind::MLPUp:
@@ -84,12 +85,13 @@ std::vector<int64_t> outputWidths(const KernelDesc &d) {
   switch (d.kind) {
   case KernelKind::Embed:
     return {d.d};
-  case KernelKind::QKV:
-    if (d.parts == QKVParts::Q)
-      return {d.heads * d.headDim};
-    if (d.parts == QKVParts::KV)
-      return {d.kvHeads * d.headDim, d.kvHeads * d.headDim};
-    return {d.heads * d.headDim, d.kvHeads * d.headDim, d.kvHeads * d.headDim};
+  case KernelKind::QKV: { // q, k, v: the ones the kernel computes
+    std::vector<int64_t> widths;
+    for (int64_t h : {queryHeads(d), keyHeads(d), keyHeads(d)})
+      if (h > 0)
+        widths.push_back(h * d.headDim);
+    return widths;
+  }
   case KernelKind::Attention:
     return {d.heads * d.headDim};
   case KernelKind::ProjResidual:

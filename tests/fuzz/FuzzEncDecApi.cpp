@@ -18,6 +18,8 @@
 //===----------------------------------------------------------------------===//
 #include "tiny_encdec.h"
 
+#include "ApiFuzz.h"
+
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cmath>
@@ -39,20 +41,11 @@ constexpr int kContexts = 2;
 const tfc_model *model() { return tfc_model_tiny_encdec(); }
 
 [[noreturn]] void fail(const std::string &what) {
-  std::fprintf(stderr, "FuzzEncDecApi: %s\n", what.c_str());
-  std::abort();
+  apifuzz::fail("FuzzEncDecApi", what);
 }
 
 const tfc_weights *weights() {
-  static const tfc_weights *w = [] {
-    char err[512];
-    tfc_weights *loaded =
-        tfc_weights_load(model(), TFC_FUZZ_WEIGHTS, err, sizeof err);
-    if (!loaded)
-      fail(std::string("cannot load ") + TFC_FUZZ_WEIGHTS + ": " + err);
-    return loaded;
-  }();
-  return w;
+  return apifuzz::loadOnce(model(), TFC_FUZZ_WEIGHTS, "FuzzEncDecApi");
 }
 
 // The probe: a fixed source and target whose logits every context must
@@ -81,18 +74,7 @@ const std::vector<float> &probeLogits() {
   return logits;
 }
 
-int32_t fuzzToken(FuzzedDataProvider &fdp, int64_t vocab) {
-  switch (fdp.ConsumeIntegralInRange(0, 7)) {
-  case 0:
-    return -1;
-  case 1:
-    return int32_t(vocab);
-  case 2:
-    return fdp.ConsumeIntegral<int32_t>();
-  default:
-    return fdp.ConsumeIntegralInRange<int32_t>(0, int32_t(vocab - 1));
-  }
-}
+using apifuzz::fuzzToken;
 
 int64_t fuzzLength(FuzzedDataProvider &fdp, int64_t room) {
   switch (fdp.ConsumeIntegralInRange(0, 8)) {
@@ -144,14 +126,9 @@ struct Harness {
   }
 
   void checkError(int rc, bool valid, int i, const char *call) {
-    if (valid && rc != 0)
-      fail(std::string(call) +
-           " failed on valid input: " + tfc_context_error(ctx[i]));
-    if (!valid && rc == 0)
-      fail(std::string(call) + " succeeded on invalid input");
-    if (!valid && tfc_context_error(ctx[i])[0] == '\0')
-      fail(std::string(call) + " failed without an error message");
+    apifuzz::checkResult(rc, valid, ctx[i], call, "FuzzEncDecApi");
   }
+
 
   /// n fuzzed ids (at least one entry); whether all are in range.
   std::vector<int32_t> ids(int64_t n, bool &inRange) {

@@ -17,6 +17,8 @@
 //===----------------------------------------------------------------------===//
 #include "tiny_decoder.h"
 
+#include "ApiFuzz.h"
+
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cmath>
@@ -38,8 +40,7 @@ constexpr int kContexts = 4;
 const tfc_model *model() { return tfc_model_tiny_decoder(); }
 
 [[noreturn]] void fail(const std::string &what) {
-  std::fprintf(stderr, "FuzzRuntimeApi: %s\n", what.c_str());
-  std::abort();
+  apifuzz::fail("FuzzRuntimeApi", what);
 }
 
 void checkFinite(const std::vector<float> &out, size_t floats,
@@ -51,15 +52,7 @@ void checkFinite(const std::vector<float> &out, size_t floats,
 }
 
 const tfc_weights *weights() {
-  static const tfc_weights *w = [] {
-    char err[512];
-    tfc_weights *loaded =
-        tfc_weights_load(model(), TFC_FUZZ_WEIGHTS, err, sizeof err);
-    if (!loaded)
-      fail(std::string("cannot load ") + TFC_FUZZ_WEIGHTS + ": " + err);
-    return loaded;
-  }();
-  return w;
+  return apifuzz::loadOnce(model(), TFC_FUZZ_WEIGHTS, "FuzzRuntimeApi");
 }
 
 // The probe: a fixed prompt whose logits every context must reproduce.
@@ -80,19 +73,7 @@ const std::vector<float> &probeLogits() {
   return logits;
 }
 
-// Token ids: mostly valid, sometimes just outside or far outside.
-int32_t fuzzToken(FuzzedDataProvider &fdp, int64_t vocab) {
-  switch (fdp.ConsumeIntegralInRange(0, 7)) {
-  case 0:
-    return -1;
-  case 1:
-    return int32_t(vocab);
-  case 2:
-    return fdp.ConsumeIntegral<int32_t>();
-  default:
-    return fdp.ConsumeIntegralInRange<int32_t>(0, int32_t(vocab - 1));
-  }
-}
+using apifuzz::fuzzToken;
 
 // Sequence lengths: around the interesting edges, or anything.
 int64_t fuzzLength(FuzzedDataProvider &fdp, int64_t maxSeq, int64_t pos) {
@@ -161,14 +142,9 @@ struct Harness {
   }
 
   void checkError(int rc, bool valid, int i, const char *call) {
-    if (valid && rc != 0)
-      fail(std::string(call) +
-           " failed on valid input: " + tfc_context_error(ctx[i]));
-    if (!valid && rc == 0)
-      fail(std::string(call) + " succeeded on invalid input");
-    if (!valid && tfc_context_error(ctx[i])[0] == '\0')
-      fail(std::string(call) + " failed without an error message");
+    apifuzz::checkResult(rc, valid, ctx[i], call, "FuzzRuntimeApi");
   }
+
 
   // tfc_append (or tfc_forward) of a fuzzed sequence to one context.
   void append(bool forward) {
