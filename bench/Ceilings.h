@@ -14,10 +14,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -139,14 +144,25 @@ struct ReadBandwidth {
   int64_t bytes = 0;
   int passes = 0;
   uint64_t checksum = 0;
+  bool hugePages = false; // the buffer was advised to use huge pages
 };
 
 /// Read bandwidth with `threads` threads: a 1 GiB buffer (resident before
 /// timing) summed as 32-bit integers, which vectorise without -ffast-math,
-/// best of `passes`.
-inline ReadBandwidth readBandwidth(int threads, int passes = 5) {
-  size_t n = (size_t(1) << 30) / sizeof(uint32_t);
-  std::vector<uint32_t> data(n, 1u);
+/// best of `passes`. The buffer asks for transparent huge pages, as the
+/// runtime's weights do (runtime/Runtime.cpp), unless `hugePages` is false.
+inline ReadBandwidth readBandwidth(int threads, int passes = 5,
+                                   bool hugePages = true) {
+  size_t bytes = size_t(1) << 30, n = bytes / sizeof(uint32_t);
+  ReadBandwidth r;
+  auto *data = static_cast<uint32_t *>(std::aligned_alloc(size_t(2) << 20, bytes));
+  if (!data)
+    return r;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (hugePages)
+    r.hugePages = madvise(data, bytes, MADV_HUGEPAGE) == 0;
+#endif
+  std::fill(data, data + n, 1u);
   std::vector<uint32_t> sums(static_cast<size_t>(threads));
   double best = bestOf(passes, threads, [&](int t) {
     size_t lo = n * t / threads, hi = n * (t + 1) / threads;
@@ -155,8 +171,8 @@ inline ReadBandwidth readBandwidth(int threads, int passes = 5) {
       s += data[i];
     sums[size_t(t)] = s;
   });
-  ReadBandwidth r;
-  r.bytes = int64_t(n * sizeof(uint32_t));
+  std::free(data);
+  r.bytes = int64_t(bytes);
   r.gbs = double(r.bytes) / best / 1e9;
   r.passes = passes;
   for (uint32_t s : sums)

@@ -15,9 +15,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   tfc::bench::ReadBandwidth r = tfc::bench::readBandwidth(threads);
-  std::printf("read bandwidth: %.1f GB/s (%d threads, 1 GiB, best of %d; "
+  std::printf("read bandwidth: %.1f GB/s (%d threads, 1 GiB%s, best of %d; "
               "checksum %llu)\n",
-              r.gbs, threads, r.passes,
+              r.gbs, threads, r.hugePages ? " in huge pages" : "", r.passes,
               static_cast<unsigned long long>(r.checksum));
   return 0;
 }

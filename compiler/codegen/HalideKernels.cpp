@@ -693,9 +693,49 @@ BuiltKernel KernelBuilder::attention() {
   Func acc("acc");
   acc(dd, i, h) = 0.0f;
   acc(dd, i, h) += e(ra, i, h) * v(dd + (h / group) * K, ra);
-  Func o("o");
   Expr head = c / K, lsum = l(n, head);
-  o(c, n) = select(lsum > 0.0f, acc(c % K, n, head) / lsum, 0.0f);
+  Expr prefill = select(lsum > 0.0f, acc(c % K, n, head) / lsum, 0.0f);
+
+  // Decode (one query, the last of M positions: it sees every key) has an
+  // algorithm of its own, in a specialization on N = 1 (below): the key
+  // rows are read as they are stored, each key's dot product summed from
+  // vector lanes, instead of transposing the keys per head, which costs a
+  // gather per key element and dominates a one-query call.
+  int lanes = dividingWidth(K, vec);
+  Var u("u");
+  RDom dr(0, K / lanes, "dec_rd");
+  Func dpart("dec_part");
+  dpart(u, j, h) = 0.0f;
+  dpart(u, j, h) += k(dr * lanes + u + (h / group) * K, min(j, M - 1)) *
+                    q(dr * lanes + u + h * K, 0);
+  RDom du(0, lanes, "dec_ru");
+  Func ddot("dec_dot");
+  ddot(j, h) = 0.0f;
+  ddot(j, h) += dpart(du, j, h);
+  Expr dkept = mask ? (*mask)(j) != 0 : Expr(true);
+  Func ds("dec_scores");
+  ds(j, h) = mask ? select(dkept, ddot(j, h), Float(32).min()) : ddot(j, h);
+  RDom dm(0, M, "dec_rm");
+  Func dmx("dec_max");
+  dmx(h) = Float(32).min();
+  dmx(h) = max(dmx(h), ds(dm, h));
+  Func de("dec_probs");
+  de(j, h) = mask ? select(dkept, exp((ds(j, h) - dmx(h)) * scale), 0.0f)
+                  : exp((ds(j, h) - dmx(h)) * scale);
+  RDom dl(0, M, "dec_rl");
+  Func dsum("dec_sum");
+  dsum(h) = 0.0f;
+  dsum(h) += de(dl, h);
+  RDom da(0, M, "dec_ra");
+  Func dacc("dec_acc");
+  dacc(dd, h) = 0.0f;
+  dacc(dd, h) += de(da, h) * v(dd + (h / group) * K, da);
+  Expr one = N == 1;
+  Expr decode = select(dsum(head) > 0.0f, dacc(c % K, head) / dsum(head),
+                       0.0f);
+
+  Func o("o");
+  o(c, n) = select(one, decode, prefill);
   constrainOutput(o, int64_t(H) * K);
 
   // Schedule: heads in parallel; per head a tile of tq query rows holds its
@@ -734,6 +774,30 @@ BuiltKernel KernelBuilder::attention() {
     acc.update().vectorize(dd, dv);
   }
   acc.update().unroll(dd).unroll(i);
+
+  // The decode branch: per head, the M scores in one buffer.
+  o.specialize(one);
+  for (Func f : {ds, de})
+    f.compute_at(o, hc).vectorize(j, vec, TailStrategy::GuardWithIf);
+  // Sixteen keys at a time: their lane sums stay in registers (one vector
+  // per key), then each adds up across its lanes.
+  Var jo2("jo2"), ji2("ji2");
+  ddot.compute_at(o, hc);
+  ddot.update()
+      .split(j, jo2, ji2, vec, TailStrategy::RoundUp)
+      .reorder(du, ji2, jo2)
+      .atomic()
+      .vectorize(du)
+      .unroll(ji2);
+  dpart.compute_at(ddot, jo2).vectorize(u).unroll(j);
+  dpart.update().reorder(u, j, dr).vectorize(u).unroll(j);
+  dmx.compute_at(o, hc);
+  dsum.compute_at(o, hc);
+  dacc.compute_at(o, hc);
+  if (lanes > 1) {
+    dacc.vectorize(dd, lanes);
+    dacc.update().reorder(dd, da).vectorize(dd, lanes).unroll(dd);
+  }
   return finish({o});
 }
 

@@ -513,6 +513,61 @@ TEST(HalideKernels, AttentionDecodeStepMatchesFullPass) {
   EXPECT_NE(a[HK], b[HK]) << "query 1 (position 14) must see key 14";
 }
 
+TEST(HalideKernels, AttentionOneQueryAtModelWidths) {
+  // One query row (a decode step) has a loop nest of its own: keys in blocks
+  // of 16 summed across vector lanes. Head widths of a real model (64 = 4
+  // vectors), key counts on and off the block size, grouped queries, and a
+  // key mask (encoders), against the reference.
+  constexpr int64_t H = 3, K = 64;
+  for (int64_t kvHeads : {H, int64_t(1)})
+    for (bool causal : {true, false})
+      for (bool masked : {false, true}) {
+        if (masked && causal)
+          continue; // masks come with non-causal encoders
+        KernelDesc d;
+        d.kind = KernelKind::Attention;
+        d.heads = H;
+        d.kvHeads = kvHeads;
+        d.headDim = K;
+        d.causal = causal;
+        d.keyMask = masked;
+        std::mt19937 rng(21);
+        std::string error;
+        std::optional<BuiltKernel> kernel =
+            buildKernel(d, hostTarget(), error);
+        ASSERT_TRUE(kernel) << error;
+        for (int64_t keys : {1, 15, 16, 17, 37}) {
+          RefTensor q = randomTensor({1, H * K}, rng, -2, 2);
+          RefTensor k = randomTensor({keys, kvHeads * K}, rng, -2, 2);
+          RefTensor v = randomTensor({keys, kvHeads * K}, rng);
+          RefTensor mask({keys});
+          Halide::Buffer<int32_t> maskBuf(static_cast<int>(keys));
+          for (int64_t j = 0; j < keys; ++j) {
+            // Every third key masked, but never all of them.
+            int32_t on = keys == 1 || j % 3 != 1;
+            mask[j] = on;
+            maskBuf(static_cast<int>(j)) = on;
+          }
+          std::vector<Halide::Buffer<float>> in = {toBuffer(q), toBuffer(k),
+                                                   toBuffer(v)};
+          for (size_t i = 0; i < in.size(); ++i)
+            kernel->inputs[i].set(in[i]);
+          if (masked)
+            kernel->inputs[3].set(maskBuf);
+          Halide::Buffer<float> out(static_cast<int>(H * K), 1);
+          kernel->pipeline.realize(
+              out, hostTarget().without_feature(Halide::Target::NoRuntime));
+          RefTensor got({1, H * K});
+          for (int64_t i = 0; i < got.numel(); ++i)
+            got[i] = out.data()[i];
+          RefTensor expect = ref::attention(q, k, v, H, kvHeads, K, causal,
+                                            masked ? &mask : nullptr);
+          expectClose(got, expect,
+                      d.symbol() + " N=1 M=" + std::to_string(keys));
+        }
+      }
+}
+
 struct ProjCase {
   int64_t in, d;
   bool bias;
