@@ -73,7 +73,9 @@ bool weightForm(const tfc_weight_info &info, const std::vector<int64_t> &shape,
             " does not divide its " + std::to_string(form.rows) + " rows";
     return false;
   }
-  if (info.scales)
+  if (info.scales && p > 0)
+    want = {form.paddedCols / p, form.rows / info.group, p};
+  else if (info.scales)
     want = {form.rows / info.group, form.paddedCols};
   else if (p > 0)
     want = {form.paddedCols / p, form.rows, p};
@@ -169,7 +171,8 @@ bool storeWeight(const tfc_weight_info &info, const WeightForm &form,
       out[i] = static_cast<float>(data[i]);
     return true;
   }
-  // int8: scale[g, c] for each group g of `group` rows ([groups, padded]).
+  // int8: scale[g, c] for each group g of `group` rows ([groups, padded]
+  // here; stored in the matrix's layout below).
   std::vector<float> scale;
   int64_t group = info.group, padded = form.paddedCols;
   if (info.dtype == TFC_DTYPE_I8 || info.scales) {
@@ -183,7 +186,13 @@ bool storeWeight(const tfc_weight_info &info, const WeightForm &form,
       }
   }
   if (info.scales) {
-    std::memcpy(dst, scale.data(), scale.size() * 4);
+    // Packed: [panels, groups, P] (the matrix's panels); else [groups, cols].
+    float *out = static_cast<float *>(dst);
+    int64_t groups = rows / group;
+    for (int64_t g = 0; g < groups; ++g)
+      for (int64_t c = 0; c < padded; ++c)
+        out[p > 0 ? ((c / p) * groups + g) * p + c % p : g * padded + c] =
+            scale[static_cast<size_t>(g * padded + c)];
     return true;
   }
   // Destination index of (k, c).

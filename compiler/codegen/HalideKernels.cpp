@@ -96,8 +96,15 @@ private:
     p.dim(1).set_min(0).set_stride(static_cast<int>(width));
     p.dim(1).set_estimate(0, estimateN);
     inputs.push_back(p);
+    if (!oneRow.defined())
+      oneRow = p.dim(1).extent() == 1;
     return p;
   }
+  /// The call has one row (a decode step): true when the first rows
+  /// argument has one row. Products select their one-row algorithm on it,
+  /// and tileProducts specializes on it (the same Expr, so that each branch
+  /// keeps one algorithm).
+  Expr oneRow;
   /// A weight [rows, cols] (Halide: cols x rows), fully static.
   ImageParam matrixParam(const std::string &name, int64_t rows, int64_t cols) {
     ImageParam p(Float(32), 2, name);
@@ -116,6 +123,19 @@ private:
     int64_t cols = 0, panel = 0, group = 0;
     /// w[k, c] as f32 (int8: times its group's scale).
     Expr at(Expr c, Expr k) const {
+      Expr v = unscaled(c, k);
+      if (scale)
+        v = v * scaleAt(c, k / static_cast<int>(group));
+      return v;
+    }
+    /// int8: the scale of group g of column c.
+    Expr scaleAt(Expr c, Expr g) const {
+      return panel > 0 ? (*scale)(c % static_cast<int>(panel), g,
+                                  c / static_cast<int>(panel))
+                       : (*scale)(c, g);
+    }
+    /// w[k, c] as f32 before its int8 scale.
+    Expr unscaled(Expr c, Expr k) const {
       Expr v = panel > 0 ? data(c % static_cast<int>(panel), k,
                                 c / static_cast<int>(panel))
                          : data(c, k);
@@ -132,8 +152,6 @@ private:
       } else if (v.type() != Float(32)) {
         v = cast<float>(v);
       }
-      if (scale)
-        v = v * (*scale)(c, k / static_cast<int>(group));
       return v;
     }
   };
@@ -167,11 +185,21 @@ private:
     inputs.push_back(m.data);
     if (d.weightType == WeightType::I8) {
       m.group = groupFor(d, rows);
-      ImageParam s(Float(32), 2, name + "_scale");
-      s.dim(0).set_bounds(0, static_cast<int>(padded)).set_stride(1);
-      s.dim(1)
-          .set_bounds(0, static_cast<int>(rows / m.group))
-          .set_stride(static_cast<int>(padded));
+      // Packed scales follow the panels: [panels, groups, P] (Halide: P x
+      // groups x panels), so a tile reads its scales contiguously too.
+      int groups = static_cast<int>(rows / m.group);
+      ImageParam s(Float(32), m.panel > 0 ? 3 : 2, name + "_scale");
+      if (m.panel > 0) {
+        int p = static_cast<int>(m.panel);
+        s.dim(0).set_bounds(0, p).set_stride(1);
+        s.dim(1).set_bounds(0, groups).set_stride(p);
+        s.dim(2)
+            .set_bounds(0, static_cast<int>(padded / p))
+            .set_stride(groups * p);
+      } else {
+        s.dim(0).set_bounds(0, static_cast<int>(padded)).set_stride(1);
+        s.dim(1).set_bounds(0, groups).set_stride(static_cast<int>(padded));
+      }
       inputs.push_back(s);
       m.scale = s;
     }
@@ -216,9 +244,12 @@ private:
                 std::optional<ImageParam> beta, const std::string &name);
   /// A matrix product: prod(c, n) = sum_k a(k, n) * w(c, k), computed in a
   /// register tile; value(c, n) = init + prod (int8: init + scale * prod).
+  /// A one-row call (decode) computes `one`, a product of its own over row
+  /// 0 (see tileProducts); value selects it when the call has one row.
   struct Product {
-    Func prod;
-    RDom r;
+    Func prod, one;
+    Func oneGroup; // int8: one group's unscaled sums, at one's group loop
+    RDom r, rOne, rGroup;
     Expr value; // at (c, n)
   };
   Product product(const std::string &name, Func a, int64_t in, const Matrix &w,
@@ -411,8 +442,28 @@ KernelBuilder::Product KernelBuilder::product(const std::string &name, Func a,
                                 min(c, static_cast<int>(w.cols - 1)), init);
   // The bias and residual start the accumulator.
   p.prod(c, n) = init;
-  p.value = p.prod(c, n);
   p.prod(c, n) += a(p.r, n) * w.at(c, p.r);
+  // The one-row product: the same sum over row 0, without a row dimension,
+  // so that its tile can be wider (tileProducts).
+  p.one = Func(name + "_one");
+  p.one(c) = Internal::substitute(n.name(), Expr(0), init);
+  if (w.scale) {
+    // int8: each group's sum before its scale, so that a weight costs a
+    // widening load, a conversion and an FMA (no multiply by its scale).
+    int g = static_cast<int>(w.group);
+    Var gv("g");
+    p.rGroup = RDom(0, g, name + "_kg");
+    RVar rk = p.rGroup.x;
+    p.oneGroup = Func(name + "_one_group");
+    p.oneGroup(c, gv) = 0.0f;
+    p.oneGroup(c, gv) += a(gv * g + rk, 0) * w.unscaled(c, gv * g + rk);
+    p.rOne = RDom(0, static_cast<int>(in / g), name + "_g1");
+    p.one(c) += p.oneGroup(c, p.rOne) * w.scaleAt(c, p.rOne);
+  } else {
+    p.rOne = RDom(0, static_cast<int>(in), name + "_k1");
+    p.one(c) += a(p.rOne, 0) * w.at(c, p.rOne);
+  }
+  p.value = select(oneRow, p.one(c), p.prod(c, n));
   return p;
 }
 
@@ -431,7 +482,7 @@ void KernelBuilder::tileProducts(Func out, int64_t outCols,
   TailStrategy tail = outCols % cols == 0 ? TailStrategy::RoundUp
                       : panel > 0         ? TailStrategy::GuardWithIf
                                           : TailStrategy::ShiftInwards;
-  Var co("co"), ci("ci"), no("no"), ni("ni");
+  Var co("co"), ci("ci"), ci2("ci2"), no("no"), ni("ni");
   out.split(c, co, ci, cols, tail)
       .split(n, no, ni, tileRows, TailStrategy::GuardWithIf)
       .reorder(ci, ni, no, co)
@@ -450,12 +501,45 @@ void KernelBuilder::tileProducts(Func out, int64_t outCols,
       prod.update().vectorize(c, v);
     prod.update().unroll(c).unroll(n);
   }
-  // Decode (N = 1) gets its own copy of the loop nest, where the row
-  // guards of a partial tile fold away: the accumulators of one row stay in
-  // registers instead of a heap-allocated, guarded tile.
-  // The condition is on the kernel's output rows, the extent the loop
-  // bounds are written in.
-  out.specialize(outRows == 1);
+  // Decode (one row) gets a loop nest of its own, in which the products'
+  // one-row forms (product()) run in tiles of two panels when the panels
+  // pair up: six accumulator vectors instead of three hide the FMA latency
+  // of a loop that has one row to amortise each weight over.
+  Stage one = out.specialize(oneRow);
+  int64_t tiles = (outCols + cols - 1) / cols;
+  // (Only without a partial last tile: Halide 14 drops stores of a guarded
+  // tail tile split this way.)
+  int pair = panel > 0 && tiles % 2 == 0 && outCols % cols == 0 ? 2 : 1;
+  if (pair > 1)
+    one.split(co, co, ci2, pair).serial(ci2);
+  for (const Product &p : prods) {
+    Func f = p.one;
+    // A fixed extent keeps the accumulators in registers. (Paired tiles get
+    // theirs from the consumer: a bound here would also apply to the
+    // generic branch's one-panel tiles, whose last would then reach past
+    // the matrix.)
+    f.compute_at(out, co);
+    if (pair == 1)
+      f.bound_extent(c, cols);
+    if (v > 1)
+      f.vectorize(c, v);
+    f.unroll(c);
+    f.update().reorder(c, p.rOne.x);
+    if (v > 1)
+      f.update().vectorize(c, v);
+    f.update().unroll(c);
+    if (p.oneGroup.defined()) {
+      Func g = p.oneGroup;
+      g.compute_at(f, p.rOne.x);
+      if (v > 1)
+        g.vectorize(c, v);
+      g.unroll(c);
+      g.update().reorder(c, p.rGroup.x);
+      if (v > 1)
+        g.update().vectorize(c, v);
+      g.update().unroll(c);
+    }
+  }
 }
 
 Expr KernelBuilder::activation(Expr x) const {

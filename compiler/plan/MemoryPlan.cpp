@@ -311,7 +311,12 @@ bool buildPlan(ModuleOp module, Plan &plan, std::string &error) {
         if (w.type == WeightType::I8) {
           PlanWeight scales = w;
           scales.scales = true;
-          scales.dims = {in / w.group, padded};
+          // Scales follow the matrix's panels: [panels, groups, P], so a
+          // tile streams its scales next to its weights.
+          scales.dims = w.panel > 0
+                            ? std::vector<int64_t>{padded / w.panel,
+                                                   in / w.group, w.panel}
+                            : std::vector<int64_t>{in / w.group, padded};
           PlanArg s;
           s.kind = PlanArg::Weight;
           s.index = weightSlot(plan, scales);

@@ -344,3 +344,100 @@ TEST(Tuner, AttentionAndSkippedKinds) {
   EXPECT_EQ(x.outputs(), y.outputs());
   EXPECT_EQ(x.outputs()[0].size(), 5u * 32u);
 }
+
+TEST(Tuner, OneRowCallsMatchTheFirstRowOfALargerCall) {
+  // A one-row call (decode) runs products of its own (tileProducts): tiles
+  // of two panels where the panels pair up, one where they do not or the
+  // last is padded, and int8 sums per scale group. Each must compute what
+  // the first row of a 5-row call (the generic loop nest) computes, for
+  // packed f32, f16 and int8 weights. The widths cover paired panels
+  // (96, 192), an odd count (3 panels of 144), a padded last panel (61,
+  // 150, 200) and both groupings (32 rows, one group per column).
+  Halide::Target target = hostTarget();
+  int vec = std::max(1, target.natural_vector_size<float>());
+  std::vector<KernelDesc> descs;
+  auto add = [&](KernelDesc d) {
+    d.panel = 3 * vec;
+    d.maxSeq = 16;
+    for (WeightType w : {WeightType::F32, WeightType::F16, WeightType::I8})
+      for (int64_t group : {int64_t(32), int64_t(0)}) {
+        if (w != WeightType::I8 && group == 0)
+          continue;
+        KernelDesc q = d;
+        q.weightType = w;
+        q.group = w == WeightType::I8 ? group : 0;
+        descs.push_back(q);
+      }
+  };
+  KernelDesc proj;
+  proj.kind = KernelKind::ProjResidual;
+  proj.in = 64;
+  proj.d = 192;
+  proj.bias = true;
+  add(proj);
+  proj.d = 144;
+  add(proj);
+  KernelDesc up;
+  up.kind = KernelKind::MLPUp;
+  up.d = 64;
+  up.dFF = 200;
+  up.bias = true;
+  up.norm = KernelNorm::Layer;
+  add(up);
+  up.dFF = 96;
+  up.gated = true;
+  up.bias = false;
+  up.activation = Activation::SiLU;
+  up.norm = KernelNorm::RMS;
+  add(up);
+  KernelDesc head;
+  head.kind = KernelKind::Head;
+  head.d = 64;
+  head.vocab = 61;
+  head.norm = KernelNorm::Layer;
+  add(head);
+  head.vocab = 150; // 4 panels, the last padded
+  add(head);
+  KernelDesc qkv;
+  qkv.kind = KernelKind::QKV;
+  qkv.d = 64;
+  qkv.heads = 4;
+  qkv.kvHeads = 2;
+  qkv.headDim = 24;
+  qkv.bias = true;
+  qkv.rope = true;
+  qkv.norm = KernelNorm::RMS;
+  add(qkv);
+
+  std::string error;
+  for (const KernelDesc &d : descs) {
+    KernelRunner k;
+    ASSERT_TRUE(k.build(d, target, error)) << error;
+    ASSERT_TRUE(k.bind(1, 1, 3, error)) << error;
+    ASSERT_GE(k.run(error), 0.0) << error;
+    std::vector<std::vector<float>> one = k.outputs();
+    ASSERT_TRUE(k.bind(5, 5, 3, error)) << error;
+    ASSERT_GE(k.run(error), 0.0) << error;
+    std::vector<std::vector<float>> five = k.outputs();
+    ASSERT_EQ(one.size(), five.size()) << d.symbol();
+    for (size_t o = 0; o < one.size(); ++o) {
+      size_t width = one[o].size();
+      ASSERT_EQ(five[o].size(), 5 * width) << d.symbol();
+      double worst = 0, norm = 0;
+      size_t at = 0;
+      for (size_t c = 0; c < width; ++c) {
+        double err = std::fabs(double(one[o][c]) - double(five[o][c])) /
+                     std::max(1.0, std::fabs(double(five[o][c])));
+        if (!(err <= worst)) {
+          worst = std::isnan(err) ? INFINITY : err;
+          at = c;
+        }
+        norm += std::fabs(five[o][c]);
+      }
+      EXPECT_LE(worst, 1e-5) << d.symbol() << " output " << o << " column "
+                             << at << ": one row " << one[o][at]
+                             << ", first of five " << five[o][at];
+      EXPECT_GT(norm, 1.0) << d.symbol() << ": outputs are all zero";
+    }
+  }
+}

@@ -107,7 +107,7 @@ TEST(WeightFormat, TransposedInt8WithGroupScales) {
   // logical (k, c) = file[c][k]: row 0 = {1, 0.5, -127, 0},
   // row 1 = {-2, 4, 8, 0}.
   tfc_weight_info values = info("w", {1, 2, 4}, 1, TFC_DTYPE_I8, 4, 0, 1);
-  tfc_weight_info scales = info("w", {2, 4}, 1, TFC_DTYPE_F32, 4, 1, 1);
+  tfc_weight_info scales = info("w", {1, 2, 4}, 1, TFC_DTYPE_F32, 4, 1, 1);
   WeightForm fv, fs;
   std::string error;
   ASSERT_TRUE(weightForm(values, {4, 2}, fv, error)) << error;
@@ -126,6 +126,35 @@ TEST(WeightFormat, TransposedInt8WithGroupScales) {
     EXPECT_FLOAT_EQ(s[i], wantS[i]) << i;
   std::vector<int8_t> wantQ = {127, 127, -127, 0, -127, 127, 127, 0};
   EXPECT_EQ(q, wantQ);
+}
+
+TEST(WeightFormat, Int8ScalesFollowThePanels) {
+  // A 4 x 6 matrix, panels of 4 (2 panels, the last padded), groups of 2
+  // rows: the scales are [panels, groups, 4], each panel's block contiguous,
+  // and a plan that expects the unpacked [groups, cols] shape is refused.
+  std::vector<double> m(24);
+  for (int k = 0; k < 4; ++k)
+    for (int c = 0; c < 6; ++c)
+      m[size_t(k * 6 + c)] = (k + 1) * (c + 1) * (c % 2 ? -1.0 : 1.0);
+  tfc_weight_info scales = info("w", {2, 2, 4}, 0, TFC_DTYPE_F32, 4, 1, 2);
+  WeightForm form;
+  std::string error;
+  ASSERT_TRUE(weightForm(scales, {4, 6}, form, error)) << error;
+  EXPECT_EQ(form.bytes, 2 * 2 * 4 * 4);
+  std::vector<float> s(16, -1.0f);
+  ASSERT_TRUE(storeWeight(scales, form, m.data(), s.data(), error)) << error;
+  // Group g of column c: max over rows 2g, 2g+1 of |(k+1)(c+1)| = (2g+2)(c+1).
+  for (int panel = 0; panel < 2; ++panel)
+    for (int g = 0; g < 2; ++g)
+      for (int i = 0; i < 4; ++i) {
+        int c = panel * 4 + i;
+        float want = c < 6 ? (2 * g + 2) * (c + 1) / 127.0f : 0.0f;
+        EXPECT_FLOAT_EQ(s[size_t((panel * 2 + g) * 4 + i)], want)
+            << "panel " << panel << " group " << g << " lane " << i;
+      }
+  tfc_weight_info flat = info("w", {2, 8}, 0, TFC_DTYPE_F32, 4, 1, 2);
+  EXPECT_FALSE(weightForm(flat, {4, 6}, form, error));
+  EXPECT_NE(error.find("[2, 2, 4]"), std::string::npos) << error;
 }
 
 TEST(WeightFormat, F16AndBF16Storage) {
