@@ -250,6 +250,7 @@ private:
     Func prod, one;
     Func oneGroup; // int8: one group's unscaled sums, at one's group loop
     RDom r, rOne, rGroup;
+    ImageParam weights; // the matrix's data
     Expr value; // at (c, n)
   };
   Product product(const std::string &name, Func a, int64_t in, const Matrix &w,
@@ -276,6 +277,13 @@ private:
   /// Row-wise schedule of a pointwise or row-normalising stage.
   void rowwise(Func f, int64_t width) {
     int v = fittingWidth(width, vec);
+    // One row (decode) runs on the calling thread: waking the thread pool
+    // for a single row costs more than the row.
+    if (oneRow.defined()) {
+      Stage one = f.specialize(oneRow);
+      if (v > 1)
+        one.vectorize(c, v);
+    }
     f.parallel(n);
     if (v > 1)
       f.vectorize(c, v);
@@ -446,6 +454,7 @@ KernelBuilder::Product KernelBuilder::product(const std::string &name, Func a,
   // The one-row product: the same sum over row 0, without a row dimension,
   // so that its tile can be wider (tileProducts).
   p.one = Func(name + "_one");
+  p.weights = w.data;
   p.one(c) = Internal::substitute(n.name(), Expr(0), init);
   if (w.scale) {
     // int8: each group's sum before its scale, so that a weight costs a
@@ -466,6 +475,9 @@ KernelBuilder::Product KernelBuilder::product(const std::string &name, Func a,
   p.value = select(oneRow, p.one(c), p.prod(c, n));
   return p;
 }
+
+/// Weight rows a one-row product prefetches ahead of the row it reads.
+constexpr int kPrefetchRows = 32;
 
 void KernelBuilder::tileProducts(Func out, int64_t outCols,
                                  const std::vector<Product> &prods) {
@@ -504,7 +516,13 @@ void KernelBuilder::tileProducts(Func out, int64_t outCols,
   // Decode (one row) gets a loop nest of its own, in which the products'
   // one-row forms (product()) run in tiles of two panels when the panels
   // pair up: six accumulator vectors instead of three hide the FMA latency
-  // of a loop that has one row to amortise each weight over.
+  // of a loop that has one row to amortise each weight over. A one-row call
+  // streams its weights once, so each tile also prefetches the weight rows
+  // kPrefetchRows ahead (one int8 group; a panel's rows are contiguous, and
+  // a tile's last rows prefetch the start of the next panel): one core's
+  // hardware prefetcher alone left gpt2-small's int8 decode 12% slower
+  // (4.2 against 3.7 ms/token) and f32 about 5%. Prefetches never fault,
+  // so those past the matrix's end need no guard.
   Stage one = out.specialize(oneRow);
   int64_t tiles = (outCols + cols - 1) / cols;
   // (Only without a partial last tile: Halide 14 drops stores of a guarded
@@ -525,6 +543,9 @@ void KernelBuilder::tileProducts(Func out, int64_t outCols,
       f.vectorize(c, v);
     f.unroll(c);
     f.update().reorder(c, p.rOne.x);
+    if (!p.oneGroup.defined())
+      f.update().prefetch(p.weights, p.rOne.x, p.rOne.x, kPrefetchRows,
+                          PrefetchBoundStrategy::NonFaulting);
     if (v > 1)
       f.update().vectorize(c, v);
     f.update().unroll(c);
@@ -535,6 +556,8 @@ void KernelBuilder::tileProducts(Func out, int64_t outCols,
         g.vectorize(c, v);
       g.unroll(c);
       g.update().reorder(c, p.rGroup.x);
+      g.update().prefetch(p.weights, p.rGroup.x, p.rGroup.x, kPrefetchRows,
+                          PrefetchBoundStrategy::NonFaulting);
       if (v > 1)
         g.update().vectorize(c, v);
       g.update().unroll(c);
@@ -570,6 +593,7 @@ BuiltKernel KernelBuilder::embed() {
   ImageParam tokens(Int(32), 1, "tokens");
   tokens.dim(0).set_min(0).set_stride(1).set_estimate(0, estimateN);
   inputs.push_back(tokens);
+  oneRow = tokens.dim(0).extent() == 1;
   ImageParam table = matrixParam("tok_embed", V, D);
   std::optional<ImageParam> types, typeTable;
   if (d.typeVocab > 0) {
