@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tfc_runtime.h"
+#include "ThreadPool.h"
 #include "WeightFormat.h"
 
 #include "SafetensorsReader.h"
@@ -41,8 +42,6 @@
 #if defined(__linux__)
 #include <sys/mman.h>
 #endif
-
-extern "C" int halide_set_num_threads(int);
 
 namespace {
 
@@ -702,7 +701,7 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
   // for every context at once); the error handler is installed once.
   std::call_once(halideSetup, [threads] {
     halide_set_error_handler(recordHalideError);
-    halide_set_num_threads(threads);
+    tfc::installThreadPool(threads);
   });
   return ctx.release();
 }

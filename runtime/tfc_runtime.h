@@ -38,8 +38,10 @@
  *  - tfc_context_create and tfc_context_destroy may run on any threads at
  *    once. Halide's runtime is process-global: the first context created
  *    in the process installs the error handler and fixes the size of
- *    Halide's thread pool, which every context then shares (a later
- *    context's `threads` is ignored; Halide's pool never shrinks). Halide
+ *    the kernels' thread pool, which every context then shares (a later
+ *    context's `threads` is ignored). The pool's workers spin for up to
+ *    2 ms between parallel loops before they sleep (TFC_THREAD_POOL=halide
+ *    in the environment uses Halide's own pool instead). Halide
  *    reports an error to the thread that hit it: a kernel's argument
  *    checks fail on the calling thread, whose context gets the message;
  *    a failure inside a parallel loop (on a pool worker) gives the
@@ -72,8 +74,8 @@ tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
 void tfc_weights_free(tfc_weights *weights);
 
 /* A context: the activation arena (sized for max_seq) and the thread count
- * (0 = the number of cores). The first context fixes Halide's thread pool
- * size for the process. NULL on error. */
+ * (0 = the number of cores). The first context fixes the kernels' thread
+ * pool size for the process. NULL on error. */
 tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
                                 char *err, size_t err_size);
 void tfc_context_destroy(tfc_context *ctx);

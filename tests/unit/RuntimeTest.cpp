@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tfc_runtime.h"
+#include "ThreadPool.h"
 
 #include "spec/SpecParser.h"
 #include "weights/InitWeights.h"
@@ -534,6 +535,76 @@ TEST(Runtime, FirstContextFixesHalideThreads) {
   // halide_set_num_threads returns the previous count: the first context's.
   EXPECT_EQ(halide_set_num_threads(kThreads), kThreads);
   tfc_context_destroy(other);
+}
+
+// The kernels' thread pool (runtime/ThreadPool.cpp), through the entry point
+// the generated code calls: every task of a loop runs exactly once, the
+// first failure is the loop's result, and nested loops and loops from two
+// threads at once (the second goes to Halide's pool) complete.
+struct PoolCounts {
+  std::vector<std::atomic<int>> hits;
+  int failAt = -1;
+  explicit PoolCounts(size_t n) : hits(n) {}
+};
+int countTask(void *, int i, uint8_t *closure) {
+  auto *c = reinterpret_cast<PoolCounts *>(closure);
+  c->hits[size_t(i)].fetch_add(1);
+  return i == c->failAt ? 42 : 0;
+}
+int nestedTask(void *uctx, int i, uint8_t *closure) {
+  auto *outer = reinterpret_cast<std::vector<PoolCounts> *>(closure);
+  return halide_do_par_for(uctx, countTask, 0, 64,
+                           reinterpret_cast<uint8_t *>(&(*outer)[size_t(i)]));
+}
+
+TEST(Runtime, ThreadPoolRunsEachTaskOnce) {
+  MockPlan plan;
+  Loaded l; // creates a context, which installs the pool
+  ASSERT_NO_FATAL_FAILURE(load(&plan.model, mockWeights(), l));
+  if (!std::getenv("TFC_THREAD_POOL"))
+    EXPECT_TRUE(tfc::threadPoolInstalled());
+  for (int round = 0; round < 200; ++round) {
+    int size = 1 + round % 37;
+    PoolCounts c(size_t(size) + 3);
+    ASSERT_EQ(halide_do_par_for(nullptr, countTask, 3, size,
+                                reinterpret_cast<uint8_t *>(&c)),
+              0);
+    for (int i = 0; i < size + 3; ++i)
+      ASSERT_EQ(c.hits[size_t(i)].load(), i < 3 ? 0 : 1)
+          << "round " << round << " task " << i;
+  }
+  PoolCounts failing(100);
+  failing.failAt = 57;
+  EXPECT_EQ(halide_do_par_for(nullptr, countTask, 0, 100,
+                              reinterpret_cast<uint8_t *>(&failing)),
+            42);
+  std::vector<PoolCounts> inner;
+  inner.reserve(8);
+  for (int i = 0; i < 8; ++i)
+    inner.emplace_back(64);
+  ASSERT_EQ(halide_do_par_for(nullptr, nestedTask, 0, 8,
+                              reinterpret_cast<uint8_t *>(&inner)),
+            0);
+  for (const PoolCounts &c : inner)
+    for (const std::atomic<int> &h : c.hits)
+      ASSERT_EQ(h.load(), 1);
+  // Two callers at once.
+  std::atomic<int> bad{0};
+  auto caller = [&] {
+    for (int round = 0; round < 100; ++round) {
+      PoolCounts c(50);
+      if (halide_do_par_for(nullptr, countTask, 0, 50,
+                            reinterpret_cast<uint8_t *>(&c)) != 0)
+        bad.fetch_add(1);
+      for (const std::atomic<int> &h : c.hits)
+        if (h.load() != 1)
+          bad.fetch_add(1);
+    }
+  };
+  std::thread t1(caller), t2(caller);
+  t1.join();
+  t2.join();
+  EXPECT_EQ(bad.load(), 0);
 }
 
 // --- No allocation, profiling, threads
