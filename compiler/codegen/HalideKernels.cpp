@@ -763,11 +763,23 @@ BuiltKernel KernelBuilder::attention() {
   Expr offset = M - N;
   float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(K)));
 
+  // Query tiles: tq rows of one head share their loops over keys (see the
+  // schedule below).
+  int dv = dividingWidth(K, vec);
+  int accVecs = K / dv;
+  int tq = d.queryTile > 0 ? static_cast<int>(d.queryTile)
+                          : std::max(1, std::min(8, 24 / accVecs));
   Var j("j"), i("i"), h("h"), dd("dd");
+  // Causal: query i sees keys j <= i + offset. The loops over keys run to
+  // the last key the tile's last row sees, a bound the whole tile shares
+  // (tiles start at multiples of tq), so they carry no per-row branch and
+  // keep their accumulators in registers; the few keys past a row's own
+  // bound are masked in the scores and probabilities instead.
+  Expr visible = j <= i + offset;
   auto keys = [&](const std::string &name) {
     RDom r(0, M, name);
     if (d.causal)
-      r.where(r.x <= i + offset);
+      r.where(r.x <= (i / tq) * tq + (tq - 1) + offset);
     return r;
   };
   // Keys transposed per head so that scores vectorise over keys. Key and
@@ -786,13 +798,20 @@ BuiltKernel KernelBuilder::attention() {
   Expr kept = mask ? (*mask)(min(j, M - 1)) != 0 : Expr(true);
   s(j, i, h) = mask ? select(kept, dot(j, i, h), Float(32).min())
                     : dot(j, i, h);
+  if (d.causal)
+    kept = mask ? kept && visible : visible;
+  bool masked = mask || d.causal;
   RDom rm = keys("rm");
   Func mx("row_max");
   mx(i, h) = Float(32).min();
-  mx(i, h) = max(mx(i, h), s(rm, i, h));
+  Expr seen = s(rm, i, h);
+  if (d.causal)
+    seen = select(rm.x <= i + offset, seen, Float(32).min());
+  mx(i, h) = max(mx(i, h), seen);
   Func e("probs");
-  e(j, i, h) = mask ? select(kept, exp((s(j, i, h) - mx(i, h)) * scale), 0.0f)
-                    : exp((s(j, i, h) - mx(i, h)) * scale);
+  e(j, i, h) = masked
+                   ? select(kept, exp((s(j, i, h) - mx(i, h)) * scale), 0.0f)
+                   : exp((s(j, i, h) - mx(i, h)) * scale);
   RDom rl = keys("rl");
   Func l("row_sum");
   l(i, h) = 0.0f;
@@ -850,10 +869,6 @@ BuiltKernel KernelBuilder::attention() {
   // scores over the keys it sees (tq x M floats, never N x M). Tiles have a
   // constant row extent (bound_extent; rows past N are padding) so that the
   // accumulators of `dot` and `acc` are fixed-size and stay in registers.
-  int dv = dividingWidth(K, vec);
-  int accVecs = K / dv;
-  int tq = d.queryTile > 0 ? static_cast<int>(d.queryTile)
-                          : std::max(1, std::min(8, 24 / accVecs));
   Var hc("hc"), dc("dc"), no("no"), ni("ni"), jo("jo"), ji("ji");
   o.split(c, hc, dc, K)
       .split(n, no, ni, tq, TailStrategy::GuardWithIf)
