@@ -696,9 +696,9 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
     ctx->ones.assign(size_t(model->max_seq), 1);
   }
 
-  // Process-global Halide state: the first context decides the pool size
-  // (Halide's pool never shrinks, and a later call would change the count
-  // for every context at once); the error handler is installed once.
+  // Process-global state: the first context decides the kernels' thread
+  // pool (ThreadPool.h; a later count would change it for every context at
+  // once); Halide's error handler is installed once.
   std::call_once(halideSetup, [threads] {
     halide_set_error_handler(recordHalideError);
     tfc::installThreadPool(threads);

@@ -49,10 +49,11 @@ public:
   int run(void *uctx, halide_task_t fn, int min, int size, uint8_t *closure) {
     if (size <= 0)
       return 0;
-    // A nested loop, one while another context's loop runs, or a single
-    // task: Halide's pool (or no pool) is as good.
+    // A single task, a nested loop (the pool's threads are busy with the
+    // outer one) or a loop while another context's runs (the pool is
+    // theirs): on the calling thread.
     if (size == 1 || workers.empty() || inLoop || !callMutex.try_lock())
-      return halide_default_do_par_for(uctx, fn, min, size, closure);
+      return serial(uctx, fn, min, size, closure);
     job = Job{fn, uctx, closure, min};
     jobSize.store(size);
     remaining.store(size);
@@ -80,6 +81,14 @@ public:
   }
 
 private:
+  static int serial(void *uctx, halide_task_t fn, int min, int size,
+                    uint8_t *closure) {
+    for (int i = min; i < min + size; ++i)
+      if (int r = fn(uctx, i, closure))
+        return r;
+    return 0;
+  }
+
   static constexpr uint64_t kClosed = 0xffffffffu;
   struct Job {
     halide_task_t fn = nullptr;
@@ -112,7 +121,7 @@ private:
   }
 
   void workerLoop() {
-    inLoop = true; // a kernel's nested loop goes to Halide's pool
+    inLoop = true; // a kernel's nested loop runs on its own thread
     uint64_t seen = state.load() >> 32;
     for (;;) {
       auto start = std::chrono::steady_clock::now();
@@ -166,7 +175,7 @@ int installThreadPool(int threads) {
       n = cores > 0 ? int(cores) : 1;
     }
     installedThreads = n;
-    halide_set_num_threads(n); // Halide's pool: nested and concurrent loops
+    halide_set_num_threads(n); // for TFC_THREAD_POOL=halide
     const char *which = std::getenv("TFC_THREAD_POOL");
     if (which && std::strcmp(which, "halide") == 0)
       return;

@@ -8,8 +8,11 @@
 // sleep, so back-to-back kernels find them awake.
 //
 // One loop runs at a time: a loop started while another runs (a second
-// context on another thread) or from inside one (nested) goes to Halide's
-// own pool, as does everything when TFC_THREAD_POOL=halide is set.
+// context on another thread) or from inside one (nested) runs on the thread
+// that started it. TFC_THREAD_POOL=halide keeps Halide's own pool for
+// everything. (Halide's pool synchronises with atomics of its uninstrumented
+// runtime, so ThreadSanitizer could not check code run on it; this pool it
+// can.)
 //
 //===----------------------------------------------------------------------===//
 #ifndef TFC_RUNTIME_THREADPOOL_H

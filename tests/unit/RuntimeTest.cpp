@@ -540,7 +540,7 @@ TEST(Runtime, FirstContextFixesHalideThreads) {
 // The kernels' thread pool (runtime/ThreadPool.cpp), through the entry point
 // the generated code calls: every task of a loop runs exactly once, the
 // first failure is the loop's result, and nested loops and loops from two
-// threads at once (the second goes to Halide's pool) complete.
+// threads at once (the second runs on its own thread) complete.
 struct PoolCounts {
   std::vector<std::atomic<int>> hits;
   int failAt = -1;
@@ -732,7 +732,7 @@ struct MainResult {
 
 MainResult runMain(std::vector<std::string> args) {
   // Every run pins the thread count: whichever test creates the first
-  // context of the process fixes Halide's pool
+  // context of the process fixes the thread pool
   // (FirstContextFixesHalideThreads).
   args.insert(args.begin(),
               {"/some/dir/mock-model", "--threads", std::to_string(kThreads)});
