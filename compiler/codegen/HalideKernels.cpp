@@ -774,7 +774,7 @@ BuiltKernel KernelBuilder::attention() {
   // the last key the tile's last row sees, a bound the whole tile shares
   // (tiles start at multiples of tq), so they carry no per-row branch and
   // keep their accumulators in registers; the few keys past a row's own
-  // bound are masked in the scores and probabilities instead.
+  // bound are masked in its row maximum and probabilities instead.
   Expr visible = j <= i + offset;
   auto keys = [&](const std::string &name) {
     RDom r(0, M, name);
