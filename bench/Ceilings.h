@@ -144,23 +144,21 @@ struct ReadBandwidth {
   int64_t bytes = 0;
   int passes = 0;
   uint64_t checksum = 0;
-  bool hugePages = false; // the buffer was advised to use huge pages
+  bool hugePages = false; // the kernel took the huge-page advice
 };
 
 /// Read bandwidth with `threads` threads: a 1 GiB buffer (resident before
 /// timing) summed as 32-bit integers, which vectorise without -ffast-math,
 /// best of `passes`. The buffer asks for transparent huge pages, as the
-/// runtime's weights do (runtime/Runtime.cpp), unless `hugePages` is false.
-inline ReadBandwidth readBandwidth(int threads, int passes = 5,
-                                   bool hugePages = true) {
+/// runtime's weights do (runtime/Runtime.cpp).
+inline ReadBandwidth readBandwidth(int threads, int passes = 5) {
   size_t bytes = size_t(1) << 30, n = bytes / sizeof(uint32_t);
   ReadBandwidth r;
   auto *data = static_cast<uint32_t *>(std::aligned_alloc(size_t(2) << 20, bytes));
   if (!data)
     return r;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (hugePages)
-    r.hugePages = madvise(data, bytes, MADV_HUGEPAGE) == 0;
+  r.hugePages = madvise(data, bytes, MADV_HUGEPAGE) == 0;
 #endif
   std::fill(data, data + n, 1u);
   std::vector<uint32_t> sums(static_cast<size_t>(threads));

@@ -1,5 +1,6 @@
 //===- Image.cpp - Image input for vision models --------------------------===//
 #include "Image.h"
+#include "spec/Printable.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -263,26 +264,10 @@ bool decodePnm(const uint8_t *data, size_t size, const std::string &what,
 
 // --- PNG ---------------------------------------------------------------------
 
-/// `n` bytes as text for a one-line message: bytes outside printable ASCII
-/// as \xHH.
-std::string printable(const char *s, size_t n) {
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  return out;
-}
 
 std::string stbReason() {
   const char *r = stbi_failure_reason();
-  return r ? printable(r, std::strlen(r)) : std::string("no reason given");
+  return r ? printableBytes(r) : std::string("no reason given");
 }
 
 /// Walks the chunks (length, type, data, CRC) up to IEND, as stb_image's
@@ -313,7 +298,8 @@ bool checkPngChunks(const uint8_t *data, size_t size, const std::string &what,
         std::memcmp(type, "IDAT", 4) != 0 &&
         std::memcmp(type, "CgBI", 4) != 0) {
       error = what + ": unsupported PNG: unknown critical chunk '" +
-              printable(type, 4) + "' at byte " + std::to_string(pos);
+              printableBytes(std::string_view(type, 4)) + "' at byte " +
+              std::to_string(pos);
       return false;
     }
     if (length == 0 && std::memcmp(type, "IDAT", 4) == 0)
@@ -321,7 +307,7 @@ bool checkPngChunks(const uint8_t *data, size_t size, const std::string &what,
     pos += 12 + length; // size <= INT_MAX: no overflow
     if (pos > size) {
       error = what + ": truncated PNG: the file ends inside chunk '" +
-              printable(type, 4) + "'";
+              printableBytes(std::string_view(type, 4)) + "'";
       return false;
     }
   }

@@ -2,10 +2,11 @@
 //
 // The thread pool behind the generated kernels' parallel loops
 // (halide_do_par_for). Halide's own pool puts its workers to sleep as soon
-// as a loop ends, so every kernel call wakes them again: a decode step is
-// about 90 short kernel calls, and the wake-ups cost a tenth of it. This
-// pool's workers spin for a while (kSpinMicros) between loops before they
-// sleep, so back-to-back kernels find them awake.
+// as a loop ends, so every kernel call wakes them again: a gpt2-small
+// decode step is about 85 short parallel loops. This pool's workers spin
+// for a while (kSpinMicros) between loops before they sleep, so back-to-back
+// kernels find them awake (3-5% faster int8 decode, about 3% faster
+// 512-token prefill on gpt2-small, 2 threads; docs/runtime.md).
 //
 // One loop runs at a time: a loop started while another runs (a second
 // context on another thread) or from inside one (nested) runs on the thread

@@ -219,10 +219,7 @@ private:
     pos->set_estimate(0);
     return *pos;
   }
-  Expr outRows; // N, as the first output's extent
   void constrainOutput(Func f, int64_t width) {
-    if (!outRows.defined())
-      outRows = f.output_buffer().dim(1).extent();
     f.output_buffer()
         .dim(0)
         .set_bounds(0, static_cast<int>(width))
@@ -502,16 +499,33 @@ void KernelBuilder::tileProducts(Func out, int64_t outCols,
   if (v > 1)
     out.vectorize(ci, v);
   out.unroll(ci).unroll(ni);
-  for (const Product &p : prods) {
-    Func prod = p.prod;
-    prod.compute_at(out, no).bound_extent(c, cols);
+  // A product's register tile: its columns in vectors (and its rows, with
+  // `rows`: n), unrolled inside the loop over `r`, which
+  // prefetches `weights` kPrefetchRows ahead when given.
+  auto registerTile = [&](Func f, bool rows, RVar r,
+                          std::optional<ImageParam> weights) {
     if (v > 1)
-      prod.vectorize(c, v);
-    prod.unroll(c).unroll(n);
-    prod.update().reorder(c, n, p.r.x);
+      f.vectorize(c, v);
+    f.unroll(c);
+    if (rows)
+      f.unroll(n);
+    Stage u = f.update();
+    if (rows)
+      u.reorder(c, n, r);
+    else
+      u.reorder(c, r);
+    if (weights)
+      u.prefetch(*weights, r, r, kPrefetchRows,
+                 PrefetchBoundStrategy::NonFaulting);
     if (v > 1)
-      prod.update().vectorize(c, v);
-    prod.update().unroll(c).unroll(n);
+      u.vectorize(c, v);
+    u.unroll(c);
+    if (rows)
+      u.unroll(n);
+  };
+  for (Product p : prods) { // Halide handles: copies share the Funcs
+    p.prod.compute_at(out, no).bound_extent(c, cols);
+    registerTile(p.prod, true, p.r.x, std::nullopt);
   }
   // Decode (one row) gets a loop nest of its own, in which the products'
   // one-row forms (product()) run in tiles of two panels when the panels
@@ -530,7 +544,7 @@ void KernelBuilder::tileProducts(Func out, int64_t outCols,
   int pair = panel > 0 && tiles % 2 == 0 && outCols % cols == 0 ? 2 : 1;
   if (pair > 1)
     one.split(co, co, ci2, pair).serial(ci2);
-  for (const Product &p : prods) {
+  for (Product p : prods) {
     Func f = p.one;
     // A fixed extent keeps the accumulators in registers. (Paired tiles get
     // theirs from the consumer: a bound here would also apply to the
@@ -539,28 +553,14 @@ void KernelBuilder::tileProducts(Func out, int64_t outCols,
     f.compute_at(out, co);
     if (pair == 1)
       f.bound_extent(c, cols);
-    if (v > 1)
-      f.vectorize(c, v);
-    f.unroll(c);
-    f.update().reorder(c, p.rOne.x);
-    if (!p.oneGroup.defined())
-      f.update().prefetch(p.weights, p.rOne.x, p.rOne.x, kPrefetchRows,
-                          PrefetchBoundStrategy::NonFaulting);
-    if (v > 1)
-      f.update().vectorize(c, v);
-    f.update().unroll(c);
-    if (p.oneGroup.defined()) {
-      Func g = p.oneGroup;
-      g.compute_at(f, p.rOne.x);
-      if (v > 1)
-        g.vectorize(c, v);
-      g.unroll(c);
-      g.update().reorder(c, p.rGroup.x);
-      g.update().prefetch(p.weights, p.rGroup.x, p.rGroup.x, kPrefetchRows,
-                          PrefetchBoundStrategy::NonFaulting);
-      if (v > 1)
-        g.update().vectorize(c, v);
-      g.update().unroll(c);
+    // The loop that reads the weights prefetches them: the group sums'
+    // (int8), else the product's own.
+    bool grouped = p.oneGroup.defined();
+    registerTile(f, false, p.rOne.x,
+                 grouped ? std::nullopt : std::optional(p.weights));
+    if (grouped) {
+      p.oneGroup.compute_at(f, p.rOne.x);
+      registerTile(p.oneGroup, false, p.rGroup.x, p.weights);
     }
   }
 }
@@ -857,12 +857,11 @@ BuiltKernel KernelBuilder::attention() {
   Func dacc("dec_acc");
   dacc(dd, h) = 0.0f;
   dacc(dd, h) += de(da, h) * v(dd + (h / group) * K, da);
-  Expr one = N == 1;
   Expr decode = select(dsum(head) > 0.0f, dacc(c % K, head) / dsum(head),
                        0.0f);
 
   Func o("o");
-  o(c, n) = select(one, decode, prefill);
+  o(c, n) = select(oneRow, decode, prefill); // oneRow: q has one row
   constrainOutput(o, int64_t(H) * K);
 
   // Schedule: heads in parallel; per head a tile of tq query rows holds its
@@ -899,7 +898,7 @@ BuiltKernel KernelBuilder::attention() {
   acc.update().unroll(dd).unroll(i);
 
   // The decode branch: per head, the M scores in one buffer.
-  o.specialize(one);
+  o.specialize(oneRow);
   for (Func f : {ds, de})
     f.compute_at(o, hc).vectorize(j, vec, TailStrategy::GuardWithIf);
   // Sixteen keys at a time: their lane sums stay in registers (one vector

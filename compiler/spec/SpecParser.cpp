@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "spec/SpecParser.h"
+#include "spec/Printable.h"
 
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
@@ -1016,23 +1017,6 @@ private:
   }
 };
 
-/// yaml-cpp quotes the offending byte in some messages ("unknown escape
-/// character: X"); from a binary file that byte may be a NUL, a newline or
-/// half a UTF-8 sequence. Keep the message one line of text.
-std::string printable(const std::string &s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  return out;
-}
-
 bool samePlace(const YAML::Mark &a, const YAML::Mark &b) {
   return a.pos == b.pos && a.line == b.line && a.column == b.column;
 }
@@ -1088,12 +1072,14 @@ std::optional<ModelSpec> parseSpecString(const std::string &yamlText,
             ": invalid YAML: nesting deeper than " +
             std::to_string(e.depth() - 1) + " levels";
   } catch (const YAML::ParserException &e) {
+    // yaml-cpp quotes the offending byte in some messages ("unknown escape
+    // character: X"); from a binary file it may be a NUL or a newline.
     error = displayName + ":" + std::to_string(e.mark.line + 1) + ":" +
             std::to_string(e.mark.column + 1) +
-            ": invalid YAML: " + printable(e.msg);
+            ": invalid YAML: " + printableBytes(e.msg);
   } catch (const YAML::Exception &e) {
     error = displayName + ":" + std::to_string(e.mark.line + 1) + ":" +
-            std::to_string(e.mark.column + 1) + ": " + printable(e.msg);
+            std::to_string(e.mark.column + 1) + ": " + printableBytes(e.msg);
   } catch (const std::exception &e) {
     error = displayName + ": " + e.what();
   }
