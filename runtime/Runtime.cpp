@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tfc_runtime.h"
+#include "Scratch.h"
 #include "ThreadPool.h"
 #include "WeightFormat.h"
 
@@ -698,10 +699,12 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
 
   // Process-global state: the first context decides the kernels' thread
   // pool (ThreadPool.h; a later count would change it for every context at
-  // once); Halide's error handler is installed once.
+  // once); Halide's error handler and the kernels' scratch allocator
+  // (Scratch.h) are installed once.
   std::call_once(halideSetup, [threads] {
     halide_set_error_handler(recordHalideError);
     tfc::installThreadPool(threads);
+    tfc::installScratchAllocator();
   });
   return ctx.release();
 }

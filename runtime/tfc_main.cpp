@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Image.h"
+#include "Scratch.h"
 #include "Tokenizer.h"
 #include "WordPiece.h"
 #include "spec/SpecParser.h"
@@ -1081,6 +1082,7 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
     if (ok && opt.profile)
       tfc_profile_enable(ctx, 1);
     std::vector<double> times;
+    tfc::ScratchStats before = tfc::scratchStats();
     for (int64_t r = 0; ok && r < opt.benchRuns; ++r) {
       auto t0 = std::chrono::steady_clock::now();
       ok = forward();
@@ -1094,6 +1096,13 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
                   "min %.3f ms, max %.3f ms, %.1f tokens/s\n",
                   n, c, median, times.front(), times.back(),
                   median > 0 ? double(n) * 1000.0 / median : 0.0);
+      // The kernels' large buffers come back from the scratch allocator
+      // (Scratch.h): after the warm-up, none should be new.
+      tfc::ScratchStats after = tfc::scratchStats();
+      std::printf("bench: kernel scratch %d blocks kept (%.1f MiB), %d "
+                  "allocated during the timed runs\n",
+                  after.kept, double(after.keptBytes) / double(1 << 20),
+                  after.created - before.created);
     }
   } else if (opt.maxTokens >= 0) {
     if (opt.profile)

@@ -34,6 +34,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <unistd.h>
@@ -96,8 +97,10 @@ private:
     p.dim(1).set_min(0).set_stride(static_cast<int>(width));
     p.dim(1).set_estimate(0, estimateN);
     inputs.push_back(p);
-    if (!oneRow.defined())
+    if (!oneRow.defined()) {
       oneRow = p.dim(1).extent() == 1;
+      rows = p.dim(1).extent();
+    }
     return p;
   }
   /// The call has one row (a decode step): true when the first rows
@@ -105,6 +108,10 @@ private:
   /// and tileProducts specializes on it (the same Expr, so that each branch
   /// keeps one algorithm).
   Expr oneRow;
+  /// The call's row count (N): the first rows argument's extent.
+  Expr rows;
+  /// Product::packed of each product's rows Func (by name): one per Func.
+  std::map<std::string, Func> packedRows;
   /// A weight [rows, cols] (Halide: cols x rows), fully static.
   ImageParam matrixParam(const std::string &name, int64_t rows, int64_t cols) {
     ImageParam p(Float(32), 2, name);
@@ -245,6 +252,7 @@ private:
   /// 0 (see tileProducts); value selects it when the call has one row.
   struct Product {
     Func prod, one;
+    Func packed; // the rows of `a` in tiles: packed(i, k, t) = a(k, t*T + i)
     Func oneGroup; // int8: one group's unscaled sums, at one's group loop
     RDom r, rOne, rGroup;
     ImageParam weights; // the matrix's data
@@ -445,9 +453,28 @@ KernelBuilder::Product KernelBuilder::product(const std::string &name, Func a,
   if (w.panel > 0 && w.cols % w.panel != 0)
     init = Internal::substitute(c.name(),
                                 min(c, static_cast<int>(w.cols - 1)), init);
-  // The bias and residual start the accumulator.
-  p.prod(c, n) = init;
-  p.prod(c, n) += a(p.r, n) * w.at(c, p.r);
+  // The bias and residual start the accumulator. A tile computes all its
+  // rows (tileProducts): those past the call's last read its last row.
+  p.prod(c, n) =
+      Internal::substitute(n.name(), min(n, rows - 1), init);
+  // The rows of a tile, interleaved: one stream of broadcasts per tile
+  // instead of one per row.
+  // Products of the same rows share them.
+  auto known = packedRows.find(a.name());
+  if (known != packedRows.end()) {
+    p.packed = known->second;
+  } else {
+    Var i("i"), k("k"), t("t");
+    p.packed = Func(a.name() + "_tiles");
+    p.packed(i, k, t) = a(k, min(t * tileRows + i, rows - 1));
+    packedRows.emplace(a.name(), p.packed);
+    p.packed.compute_root()
+        .reorder(i, k, t)
+        .vectorize(k, vec)
+        .unroll(i)
+        .parallel(t);
+  }
+  p.prod(c, n) += p.packed(n % tileRows, p.r, n / tileRows) * w.at(c, p.r);
   // The one-row product: the same sum over row 0, without a row dimension,
   // so that its tile can be wider (tileProducts).
   p.one = Func(name + "_one");
@@ -524,7 +551,10 @@ void KernelBuilder::tileProducts(Func out, int64_t outCols,
       u.unroll(n);
   };
   for (Product p : prods) { // Halide handles: copies share the Funcs
-    p.prod.compute_at(out, no).bound_extent(c, cols);
+    p.prod.compute_at(out, no)
+        .bound_extent(c, cols)
+        .align_bounds(n, tileRows)
+        .bound_extent(n, tileRows);
     registerTile(p.prod, true, p.r.x, std::nullopt);
   }
   // Decode (one row) gets a loop nest of its own, in which the products'

@@ -241,6 +241,22 @@ bool KernelRunner::bind(int64_t rows, int64_t keys, uint64_t seed,
     in[2].set(
         Halide::Buffer<float>(static_cast<int>(gk), static_cast<int>(keys)));
   } else {
+    // The rows arguments have N rows: bound here, because a kernel's rows
+    // past the last (a register tile's) read that last row, a clamp that
+    // bounds inference alone cannot size.
+    for (Halide::ImageParam &p : in) {
+      if (!perCall(p) || p.dimensions() != 2)
+        continue;
+      const int64_t *width =
+          Halide::Internal::as_const_int(p.parameter().extent_constraint(0));
+      if (!width) {
+        error = "kernel " + desc.symbol() + ": argument '" + p.name() +
+                "' has no fixed width";
+        return false;
+      }
+      p.set(Halide::Buffer<float>(static_cast<int>(*width),
+                                  static_cast<int>(rows)));
+    }
     Halide::Realization r(outs);
     if (!guardedHalide("kernel " + desc.symbol(), error,
                  [&] { kernel->pipeline.infer_input_bounds(r, jit); }))

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tfc_runtime.h"
+#include "Scratch.h"
 #include "ThreadPool.h"
 
 #include "spec/SpecParser.h"
@@ -605,6 +606,71 @@ TEST(Runtime, ThreadPoolRunsEachTaskOnce) {
   t1.join();
   t2.join();
   EXPECT_EQ(bad.load(), 0);
+}
+
+TEST(Runtime, ScratchBlocksAreKeptAndReused) {
+  MockPlan plan;
+  Loaded l; // creates a context, which installs the allocator
+  ASSERT_NO_FATAL_FAILURE(load(&plan.model, mockWeights(), l));
+  // Installed: Halide's own entry points reach it.
+  tfc::ScratchStats s0 = tfc::scratchStats();
+  void *viaHalide = halide_malloc(nullptr, tfc::kLargeBytes);
+  ASSERT_NE(viaHalide, nullptr);
+  halide_free(nullptr, viaHalide);
+  tfc::ScratchStats s1 = tfc::scratchStats();
+  EXPECT_GE(s1.created + s1.kept, s0.created + 1);
+  EXPECT_EQ(halide_malloc(nullptr, tfc::kLargeBytes), viaHalide) << "kept";
+  halide_free(nullptr, viaHalide);
+
+  // Small requests go to Halide's default allocator: nothing is created.
+  tfc::ScratchStats a = tfc::scratchStats();
+  void *small = tfc::scratchMalloc(nullptr, 100);
+  ASSERT_NE(small, nullptr);
+  tfc::scratchFree(nullptr, small);
+  EXPECT_EQ(tfc::scratchStats().created, a.created);
+
+  // A large block, written end to end, comes back aligned; freed, it is
+  // handed out again, also for a smaller request that fits.
+  const size_t big = size_t(3) << 20, mid = size_t(1) << 20;
+  char *p = static_cast<char *>(tfc::scratchMalloc(nullptr, big));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u);
+  std::memset(p, 1, big);
+  tfc::scratchFree(nullptr, p);
+  tfc::ScratchStats b = tfc::scratchStats();
+  EXPECT_EQ(b.created, a.created + 1);
+  EXPECT_GE(b.keptBytes, big);
+  EXPECT_EQ(tfc::scratchMalloc(nullptr, mid), p);
+  // Two at once: the second needs a block of its own.
+  char *q = static_cast<char *>(tfc::scratchMalloc(nullptr, mid));
+  ASSERT_NE(q, nullptr);
+  EXPECT_NE(q, p);
+  tfc::scratchFree(nullptr, q);
+  tfc::scratchFree(nullptr, p);
+  // The smallest kept block that fits: q's for a request q fits.
+  EXPECT_EQ(tfc::scratchMalloc(nullptr, mid), q);
+  tfc::scratchFree(nullptr, q);
+  tfc::ScratchStats c = tfc::scratchStats();
+  EXPECT_EQ(c.created, a.created + 2);
+
+  // The same sizes again and again (the kernels of every forward pass):
+  // nothing new.
+  for (int round = 0; round < 50; ++round) {
+    std::vector<void *> held;
+    for (size_t bytes : {big, mid, size_t(100000)})
+      held.push_back(tfc::scratchMalloc(nullptr, bytes));
+    for (void *h : held)
+      tfc::scratchFree(nullptr, h);
+  }
+  tfc::ScratchStats d = tfc::scratchStats();
+  EXPECT_EQ(d.created, c.created + 1); // the 100000-byte block
+  // At most kKeptBlocks free blocks stay.
+  std::vector<void *> many;
+  for (int i = 0; i < tfc::kKeptBlocks + 5; ++i)
+    many.push_back(tfc::scratchMalloc(nullptr, tfc::kLargeBytes + size_t(i)));
+  for (void *m : many)
+    tfc::scratchFree(nullptr, m);
+  EXPECT_EQ(tfc::scratchStats().kept, tfc::kKeptBlocks);
 }
 
 // --- No allocation, profiling, threads
