@@ -502,6 +502,8 @@ KernelBuilder::Product KernelBuilder::product(const std::string &name, Func a,
 
 /// Weight rows a one-row product prefetches ahead of the row it reads.
 constexpr int kPrefetchRows = 32;
+/// Tasks of a one-row product's parallel loop, at most (tileProducts).
+constexpr int64_t kOneRowTasks = 64;
 
 void KernelBuilder::tileProducts(Func out, int64_t outCols,
                                  const std::vector<Product> &prods) {
@@ -574,6 +576,18 @@ void KernelBuilder::tileProducts(Func out, int64_t outCols,
   int pair = panel > 0 && tiles % 2 == 0 && outCols % cols == 0 ? 2 : 1;
   if (pair > 1)
     one.split(co, co, ci2, pair).serial(ci2);
+  // Each task streams a run of adjacent tiles: a tile's prefetches past its
+  // end land on the next tile, which a task given one tile would leave to
+  // another thread (cold), and a task of one short tile pays the loop's
+  // overhead per tile. At most kOneRowTasks tasks per loop.
+  int64_t units = (tiles + pair - 1) / pair;
+  int run = static_cast<int>((units + kOneRowTasks - 1) / kOneRowTasks);
+  if (run > 1) {
+    Var ct("ct");
+    one.split(co, ct, co, run, TailStrategy::GuardWithIf)
+        .parallel(ct)
+        .serial(co);
+  }
   for (Product p : prods) {
     Func f = p.one;
     // A fixed extent keeps the accumulators in registers. (Paired tiles get

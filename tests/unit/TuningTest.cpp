@@ -352,7 +352,8 @@ TEST(Tuner, OneRowCallsMatchTheFirstRowOfALargerCall) {
   // the first row of a 5-row call (the generic loop nest) computes, for
   // packed f32, f16 and int8 weights. The widths cover paired panels
   // (96, 192), an odd count (3 panels of 144), a padded last panel (61,
-  // 150, 200) and both groupings (32 rows, one group per column).
+  // 150, 200), runs of tiles per task (below) and both groupings (32 rows,
+  // one group per column).
   Halide::Target target = hostTarget();
   int vec = std::max(1, target.natural_vector_size<float>());
   std::vector<KernelDesc> descs;
@@ -398,6 +399,13 @@ TEST(Tuner, OneRowCallsMatchTheFirstRowOfALargerCall) {
   add(head);
   head.vocab = 150; // 4 panels, the last padded
   add(head);
+  // More tiles than a one-row loop has tasks (kOneRowTasks): each task
+  // streams a run of tiles, the last run shorter. 131 one-panel tiles, the
+  // last padded (runs of 3); 67 pairs (runs of 2).
+  head.vocab = 3 * vec * 130 + 7;
+  add(head);
+  proj.d = 3 * vec * 134;
+  add(proj);
   KernelDesc qkv;
   qkv.kind = KernelKind::QKV;
   qkv.d = 64;
