@@ -830,12 +830,17 @@ BuiltKernel KernelBuilder::attention() {
   // query rows are clamped so that register blocks may run past M and N
   // (padded blocks compute values nobody reads, and never read out of
   // bounds).
+  // Stored in blocks of `vec` keys, [M/vec, K, vec]: the copy then
+  // transposes vec x vec blocks in registers (Halide interleaves the
+  // stores of a block's unrolled keys), where a [K, M] copy gathers one
+  // float per key and feature.
+  Var kj("kj"), kb("kb");
   Func kT("k_t");
-  kT(j, dd, h) = k(dd + (h / group) * K, min(j, M - 1));
+  kT(kj, dd, kb, h) = k(dd + (h / group) * K, min(kb * vec + kj, M - 1));
   RDom rd(0, K, "rd");
   Func dot("dot");
   dot(j, i, h) = 0.0f;
-  dot(j, i, h) += kT(j, rd, h) * q(rd + h * K, min(i, N - 1));
+  dot(j, i, h) += kT(j % vec, rd, j / vec, h) * q(rd + h * K, min(i, N - 1));
   Func s("scores");
   // A masked key scores the lowest float (it never wins the row maximum)
   // and weighs exactly 0: no -inf, whose exp Halide does not promise.
@@ -919,7 +924,9 @@ BuiltKernel KernelBuilder::attention() {
       .parallel(hc);
   if (dv > 1)
     o.vectorize(dc, dv);
-  kT.compute_at(o, hc).vectorize(j, vec, TailStrategy::RoundUp);
+  kT.compute_at(o, hc).reorder(kj, dd, kb).unroll(kj);
+  if (dv > 1)
+    kT.vectorize(dd, dv);
   s.compute_at(o, no)
       .bound_extent(i, tq)
       .split(j, jo, ji, 2 * vec, TailStrategy::RoundUp)
