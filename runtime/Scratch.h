@@ -1,11 +1,12 @@
 //===- Scratch.h - The kernels' scratch memory --------------------*- C++ -*-===//
 //
 // The memory behind the generated kernels' own buffers (halide_malloc):
-// the rows a kernel normalises before its matrix products, and the same
-// rows interleaved by register tile (HalideKernels.cpp). A 512-token
-// gpt2-small forward allocates them 61 times, up to 6 MiB each. From malloc,
-// each large block came back as fresh pages (glibc trims or unmaps what is
-// freed), and the page faults cost about 15 ms per forward (5%).
+// the rows a kernel normalises before its matrix products, the same rows
+// interleaved by register tile, attention's per-head copy of the keys
+// (HalideKernels.cpp). A 512-token gpt2-small forward asks for about 200
+// such blocks, up to 6 MiB each. From malloc, each large block came back as
+// fresh pages (glibc trims or unmaps what is freed), and the page faults
+// cost about 15 ms per forward (5%).
 //
 // Blocks of kLargeBytes or more are kept when freed and handed out again to
 // a later call that fits in them: after the first forward pass no kernel

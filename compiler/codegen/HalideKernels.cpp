@@ -457,9 +457,9 @@ KernelBuilder::Product KernelBuilder::product(const std::string &name, Func a,
   // rows (tileProducts): those past the call's last read its last row.
   p.prod(c, n) =
       Internal::substitute(n.name(), min(n, rows - 1), init);
-  // The rows of a tile, interleaved: one stream of broadcasts per tile
-  // instead of one per row.
-  // Products of the same rows share them.
+  // The rows of a tile, interleaved ([ceil(N/T), in, T]): one stream of
+  // broadcasts per tile instead of one per row. One copy per rows Func,
+  // shared by the products that read it (Q, K, V; a gated MLP's two).
   auto known = packedRows.find(a.name());
   if (known != packedRows.end()) {
     p.packed = known->second;
