@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
-#include <unordered_map>
 #include <vector>
 
 #if defined(__linux__)
@@ -23,13 +22,16 @@ constexpr size_t kGuard = 64;
 constexpr size_t kHuge = size_t(2) << 20;
 
 struct Block {
-  char *base;   // from aligned_alloc
-  size_t bytes; // usable from base + kGuard
+  char *base = nullptr; // from aligned_alloc
+  size_t bytes = 0;     // usable from base + kGuard
+  void *handedOut() const { return base + kGuard; }
 };
 
+// Both lists keep their capacity, so that after the first forward pass
+// neither allocates: a kernel call costs a lock and a short scan.
 std::mutex mutex;
-std::vector<Block> kept;                      // free, kept for reuse
-std::unordered_map<void *, Block> handedOut;  // by the pointer handed out
+std::vector<Block> kept;  // free, kept for reuse
+std::vector<Block> inUse; // handed out
 int createdBlocks = 0; // from aligned_alloc, ever
 
 Block newBlock(size_t bytes) {
@@ -69,23 +71,25 @@ void *scratchMalloc(void *userContext, size_t bytes) {
     lock.lock();
     ++createdBlocks;
   }
-  void *p = b.base + kGuard;
-  handedOut.emplace(p, b);
-  return p;
+  inUse.push_back(b);
+  return b.handedOut();
 }
 
 void scratchFree(void *userContext, void *ptr) {
   if (!ptr)
     return;
   std::unique_lock<std::mutex> lock(mutex);
-  auto it = handedOut.find(ptr);
-  if (it == handedOut.end()) {
+  auto it = std::find_if(inUse.begin(), inUse.end(), [ptr](const Block &b) {
+    return b.handedOut() == ptr;
+  });
+  if (it == inUse.end()) {
     lock.unlock();
     halide_default_free(userContext, ptr);
     return;
   }
-  kept.push_back(it->second);
-  handedOut.erase(it);
+  kept.push_back(*it);
+  *it = inUse.back();
+  inUse.pop_back();
   if (static_cast<int>(kept.size()) > kKeptBlocks) {
     auto smallest = std::min_element(
         kept.begin(), kept.end(),

@@ -97,9 +97,9 @@ private:
     p.dim(1).set_min(0).set_stride(static_cast<int>(width));
     p.dim(1).set_estimate(0, estimateN);
     inputs.push_back(p);
-    if (!oneRow.defined()) {
-      oneRow = p.dim(1).extent() == 1;
+    if (!rows.defined()) {
       rows = p.dim(1).extent();
+      oneRow = rows == 1;
     }
     return p;
   }
