@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tfc_runtime.h"
+#include "Device.h"
 #include "Scratch.h"
 #include "ThreadPool.h"
 #include "WeightFormat.h"
@@ -40,9 +41,7 @@
 #include <string>
 #include <vector>
 
-#if defined(__linux__)
 #include <sys/mman.h>
-#endif
 
 namespace {
 
@@ -88,6 +87,16 @@ float *allocFloats(int64_t count) {
   if (n > INT64_MAX / int64_t(sizeof(float)))
     return nullptr;
   return static_cast<float *>(allocBytes(n * int64_t(sizeof(float))));
+}
+
+/// Address space for `count` floats that is never touched (PROT_NONE): a GPU
+/// context's arena and cache pointers locate their slices, the device holds
+/// the data (bindDeviceArgs turns each pointer into a device crop).
+float *reserveFloats(int64_t count, size_t &bytes) {
+  bytes = size_t(std::max<int64_t>(count, 1)) * sizeof(float);
+  void *p = mmap(nullptr, bytes, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<float *>(p);
 }
 
 std::string shapeOf(int32_t rank, const int64_t *dims) {
@@ -341,6 +350,18 @@ extern "C" void recordHalideError(void *, const char *msg) {
 
 std::once_flag halideSetup;
 
+/// Process-global state, set once by the first context: the kernels' thread pool
+/// (ThreadPool.h; a later count would change it for every context at
+/// once), Halide's error handler and the kernels' scratch allocator
+/// (Scratch.h).
+void installHalideOnce(int threads) {
+  std::call_once(halideSetup, [threads] {
+    halide_set_error_handler(recordHalideError);
+    tfc::installThreadPool(threads);
+    tfc::installScratchAllocator();
+  });
+}
+
 int64_t nowNs() {
   timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -353,7 +374,15 @@ struct tfc_weights {
   const tfc_model *model = nullptr;
   uint8_t *storage = nullptr;  // every plan weight, 64-byte aligned each
   std::vector<void *> tensors; // by plan weight index, into storage
-  ~tfc_weights() { std::free(storage); }
+  // GPU models: every plan weight on the device (storage is freed once
+  // they are uploaded).
+  const halide_device_interface_t *device = nullptr;
+  std::vector<tfc::DeviceMemory> onDevice; // by plan weight index
+  ~tfc_weights() {
+    for (tfc::DeviceMemory &m : onDevice)
+      tfc::deviceRelease(m);
+    std::free(storage);
+  }
 };
 
 struct tfc_context {
@@ -380,9 +409,31 @@ struct tfc_context {
   bool profiling = false;
   std::vector<int64_t> kernelCalls, kernelNs; // by kernel index
   char error[1024] = {0};
+  // GPU models (model->device_interface): arena and cache are untouched
+  // address space (reserveFloats) whose pointers bindDeviceArgs translates
+  // into crops of deviceArena and deviceCache; inputs and the output pass
+  // through a device block per argument (argMemory).
+  const halide_device_interface_t *device = nullptr;
+  size_t arenaBytes = 0, cacheBytes = 0; // the reserved ranges
+  tfc::DeviceMemory deviceArena, deviceCache;
+  std::vector<tfc::DeviceMemory> argMemory; // by arg: a crop or a block
+  std::vector<float *> pendingOutput;       // by arg: where to copy it back
+  // tfc_decode_batch: the context whose cache the current step reads.
+  const tfc_context *cacheOwner = nullptr;
   ~tfc_context() {
-    std::free(arena);
-    std::free(cache);
+    for (tfc::DeviceMemory &m : argMemory) // crops before their parents
+      tfc::deviceRelease(m);
+    tfc::deviceRelease(deviceArena);
+    tfc::deviceRelease(deviceCache);
+    if (device) {
+      if (arena)
+        munmap(arena, arenaBytes);
+      if (cache)
+        munmap(cache, cacheBytes);
+    } else {
+      std::free(arena);
+      std::free(cache);
+    }
   }
 };
 
@@ -436,6 +487,73 @@ void patchShape(tfc_context &ctx, int64_t i, int64_t n) {
   bindRows(ctx, i, host, rows);
 }
 
+/// Bytes of a bound argument (its descriptor's extents times its type).
+int64_t boundBytes(const halide_buffer_t &b) {
+  int64_t count = 1;
+  for (int32_t d = 0; d < b.dimensions; ++d)
+    count *= b.dim[d].extent;
+  return count * ((b.type.bits + 7) / 8);
+}
+
+/// A GPU model's step: points each argument of step s at device memory.
+/// An argument whose descriptor has a host pointer was (re)bound by the
+/// host code since the last call: an arena or cache slice becomes a crop of
+/// the device arena or cache at the same offset (kept while the offset
+/// stays), an input (tokens, types, mask, source, image) is copied to the
+/// argument's device block, and the output's host pointer is remembered
+/// for readDeviceOutputs. A descriptor without one keeps its binding.
+int bindDeviceArgs(tfc_context &ctx, int32_t s) {
+  const tfc_model *m = ctx.model;
+  const tfc_step &step = m->steps[s];
+  for (int32_t a = 0; a < step.num_args; ++a) {
+    size_t i = size_t(step.first_arg + a);
+    const tfc_arg &arg = m->args[i];
+    halide_buffer_t &b = ctx.buffers[i];
+    if (arg.kind == TFC_ARG_POS || arg.kind == TFC_ARG_WEIGHT || !b.host)
+      continue;
+    tfc::DeviceMemory &mem = ctx.argMemory[i];
+    int rc = 0;
+    if (arg.kind == TFC_ARG_ARENA || arg.kind == TFC_ARG_CACHE) {
+      const tfc_context &owner =
+          arg.kind == TFC_ARG_CACHE && ctx.cacheOwner ? *ctx.cacheOwner : ctx;
+      const tfc::DeviceMemory &whole =
+          arg.kind == TFC_ARG_ARENA ? owner.deviceArena : owner.deviceCache;
+      const float *base = arg.kind == TFC_ARG_ARENA ? owner.arena : owner.cache;
+      int64_t offset = int64_t(reinterpret_cast<float *>(b.host) - base) *
+                       int64_t(sizeof(float));
+      if (mem.parent != &whole || mem.offset != offset)
+        rc = tfc::deviceCrop(whole, offset, mem);
+    } else if (arg.kind == TFC_ARG_OUTPUT) {
+      ctx.pendingOutput[i] = reinterpret_cast<float *>(b.host);
+    } else {
+      rc = tfc::deviceWrite(mem, b.host, boundBytes(b));
+    }
+    if (rc != 0)
+      return rc;
+    tfc::deviceBind(b, mem);
+  }
+  return 0;
+}
+
+/// After a GPU model's step: copies its output, if it has one, back to the
+/// caller (waiting for the device: the call's one synchronisation).
+int readDeviceOutputs(tfc_context &ctx, int32_t s) {
+  const tfc_model *m = ctx.model;
+  const tfc_step &step = m->steps[s];
+  for (int32_t a = 0; a < step.num_args; ++a) {
+    size_t i = size_t(step.first_arg + a);
+    if (!ctx.pendingOutput[i])
+      continue;
+    float *host = ctx.pendingOutput[i];
+    ctx.pendingOutput[i] = nullptr;
+    int rc = tfc::deviceRead(ctx.argMemory[i], host,
+                             boundBytes(ctx.buffers[i]));
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
 /// Runs step s with ctx's descriptors; on failure writes the message to
 /// `error` (of `size` bytes) and returns non-zero.
 int callStep(tfc_context &ctx, int32_t s, char *error, size_t size) {
@@ -443,8 +561,29 @@ int callStep(tfc_context &ctx, int32_t s, char *error, size_t size) {
   const tfc_step &step = m->steps[s];
   const tfc_kernel &kernel = m->kernels[step.kernel];
   tlsHalideError[0] = '\0';
+  if (ctx.device) {
+    int rc = bindDeviceArgs(ctx, s);
+    if (rc != 0) {
+      std::snprintf(error, size, "step %s: cannot place its arguments on the "
+                    "%s device: %s", labelOf(step), m->device_api,
+                    tlsHalideError[0] ? tlsHalideError : "Halide error");
+      return rc;
+    }
+  }
   int64_t start = ctx.profiling ? nowNs() : 0;
   int rc = kernel.fn(ctx.argv.data() + step.first_arg);
+  // Kernels run asynchronously on a device: a profile waits for each.
+  if (rc == 0 && ctx.device && ctx.profiling)
+    rc = tfc::deviceSync(ctx.deviceArena);
+  if (rc == 0 && ctx.device) {
+    rc = readDeviceOutputs(ctx, s);
+    if (rc != 0) {
+      std::snprintf(error, size, "step %s: cannot read its output from the "
+                    "%s device: %s", labelOf(step), m->device_api,
+                    tlsHalideError[0] ? tlsHalideError : "Halide error");
+      return rc;
+    }
+  }
   if (ctx.profiling) {
     ctx.kernelNs[size_t(step.kernel)] += nowNs() - start;
     ++ctx.kernelCalls[size_t(step.kernel)];
@@ -589,6 +728,30 @@ tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
     setError(err, err_size, error);
     return nullptr;
   }
+  if (model->device_interface) {
+    // A GPU model: every weight goes to the device once, here; the host
+    // copy is freed.
+    halide_set_error_handler(recordHalideError);
+    weights->device = model->device_interface();
+    weights->onDevice.resize(size_t(model->num_weights));
+    for (int32_t w = 0; w < model->num_weights; ++w) {
+      tlsHalideError[0] = '\0';
+      if (tfc::deviceUpload(weights->device, weights->tensors[size_t(w)],
+                            forms[size_t(w)].bytes,
+                            weights->onDevice[size_t(w)]) != 0) {
+        setError(err, err_size,
+                 std::string(path) + ": cannot upload weight '" +
+                     model->weights[w].name + "' (" +
+                     std::to_string(forms[size_t(w)].bytes) + " bytes) to the " +
+                     model->device_api + " device: " +
+                     (tlsHalideError[0] ? tlsHalideError : "Halide error"));
+        return nullptr;
+      }
+      weights->tensors[size_t(w)] = nullptr;
+    }
+    std::free(weights->storage);
+    weights->storage = nullptr;
+  }
   return weights.release();
 }
 
@@ -610,8 +773,28 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
   auto ctx = std::make_unique<tfc_context>();
   ctx->model = model;
   ctx->weights = weights;
-  ctx->arena = allocFloats(model->arena_floats);
-  ctx->cache = allocFloats(std::max<int64_t>(model->cache_floats, 1));
+  ctx->device = weights->device;
+  if (ctx->device) {
+    ctx->arena = reserveFloats(model->arena_floats, ctx->arenaBytes);
+    ctx->cache = reserveFloats(model->cache_floats, ctx->cacheBytes);
+    tlsHalideError[0] = '\0';
+    if (ctx->arena && ctx->cache &&
+        (tfc::deviceAllocate(ctx->device, int64_t(ctx->arenaBytes),
+                             ctx->deviceArena) != 0 ||
+         tfc::deviceAllocate(ctx->device, int64_t(ctx->cacheBytes),
+                             ctx->deviceCache) != 0)) {
+      setError(err, err_size,
+               std::string("cannot allocate an arena of ") +
+                   std::to_string(ctx->arenaBytes) + " bytes and a KV cache of " +
+                   std::to_string(ctx->cacheBytes) + " bytes on the " +
+                   model->device_api + " device: " +
+                   (tlsHalideError[0] ? tlsHalideError : "Halide error"));
+      return nullptr;
+    }
+  } else {
+    ctx->arena = allocFloats(model->arena_floats);
+    ctx->cache = allocFloats(std::max<int64_t>(model->cache_floats, 1));
+  }
   if (!ctx->arena || !ctx->cache) {
     setError(err, err_size,
              "out of memory for an arena of " +
@@ -686,6 +869,34 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
       ctx->dynamicArgs.push_back(int32_t(i));
     patchShape(*ctx, i, model->max_seq);
   }
+  if (ctx->device) {
+    // Weights are bound once; inputs and the output get a device block of
+    // their size at max_seq; arena and cache slices are crops, made when
+    // a step first runs (bindDeviceArgs).
+    ctx->argMemory.resize(size_t(count));
+    ctx->pendingOutput.assign(size_t(count), nullptr);
+    for (int64_t i = 0; i < count; ++i) {
+      const tfc_arg &a = model->args[i];
+      halide_buffer_t &b = ctx->buffers[size_t(i)];
+      if (a.kind == TFC_ARG_WEIGHT) {
+        tfc::deviceBind(b, weights->onDevice[size_t(a.index)]);
+        continue;
+      }
+      if (a.kind == TFC_ARG_POS || a.kind == TFC_ARG_ARENA ||
+          a.kind == TFC_ARG_CACHE)
+        continue;
+      int64_t bytes = numelAt(a, model->max_seq) * ((b.type.bits + 7) / 8);
+      tlsHalideError[0] = '\0';
+      if (tfc::deviceAllocate(ctx->device, bytes,
+                              ctx->argMemory[size_t(i)]) != 0) {
+        setError(err, err_size,
+                 std::string("cannot allocate ") + std::to_string(bytes) +
+                     " bytes on the " + model->device_api + " device: " +
+                     (tlsHalideError[0] ? tlsHalideError : "Halide error"));
+        return nullptr;
+      }
+    }
+  }
   for (int32_t s = 0; s < model->num_steps; ++s)
     for (int32_t i = 0; i < model->steps[s].num_args; ++i)
       if (model->args[model->steps[s].first_arg + i].kind == TFC_ARG_OUTPUT)
@@ -697,15 +908,7 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
     ctx->ones.assign(size_t(model->max_seq), 1);
   }
 
-  // Process-global state: the first context decides the kernels' thread
-  // pool (ThreadPool.h; a later count would change it for every context at
-  // once); Halide's error handler and the kernels' scratch allocator
-  // (Scratch.h) are installed once.
-  std::call_once(halideSetup, [threads] {
-    halide_set_error_handler(recordHalideError);
-    tfc::installThreadPool(threads);
-    tfc::installScratchAllocator();
-  });
+  installHalideOnce(threads);
   return ctx.release();
 }
 
@@ -1029,6 +1232,20 @@ int runTokens(tfc_context *ctx, const int32_t *tokens, const int32_t *types,
   return 0;
 }
 
+/// After a batch: the lead's crops of other contexts' device caches go (a
+/// context may be destroyed before the lead).
+void releaseForeignCrops(tfc_context &lead) {
+  for (size_t i = 0; i < lead.argMemory.size(); ++i) {
+    tfc::DeviceMemory &m = lead.argMemory[i];
+    if (m.isCrop && m.parent != &lead.deviceArena &&
+        m.parent != &lead.deviceCache) {
+      tfc::deviceRelease(m);
+      // Rebound from the host pointer at the next call (patchShape).
+      lead.buffers[i].device = 0;
+    }
+  }
+}
+
 } // namespace
 
 int tfc_decode_batch(tfc_context *const *ctxs, int32_t b, const int32_t *tokens,
@@ -1133,10 +1350,16 @@ int tfc_decode_batch(tfc_context *const *ctxs, int32_t b, const int32_t *tokens,
           break;
         }
       }
-      if (callStep(lead, s, lead.error, sizeof lead.error) != 0)
+      lead.cacheOwner = &c; // a GPU step reads this sequence's device cache
+      int rc = callStep(lead, s, lead.error, sizeof lead.error);
+      lead.cacheOwner = nullptr;
+      if (rc != 0) {
+        releaseForeignCrops(lead);
         return 1;
+      }
     }
   }
+  releaseForeignCrops(lead);
   for (int32_t i = 0; i < b; ++i)
     ++ctxs[i]->pos;
   // The next tfc_append re-patches every dynamic descriptor of the lead.
@@ -1162,6 +1385,17 @@ int64_t tfc_output_rows(const tfc_model *model, int64_t n) {
     }
   return n;
 }
+const char *tfc_device_api(const tfc_model *model) {
+  return model && model->device_interface ? model->device_api : nullptr;
+}
+
+int tfc_select_device(int index) {
+  if (index < 0)
+    return 1;
+  halide_set_gpu_device(index);
+  return 0;
+}
+
 int64_t tfc_max_seq(const tfc_model *model) {
   return model ? model->max_seq : 0;
 }

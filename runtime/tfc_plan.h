@@ -18,7 +18,9 @@
 extern "C" {
 #endif
 
-#define TFC_PLAN_VERSION 6
+struct halide_device_interface_t;
+
+#define TFC_PLAN_VERSION 7
 #define TFC_DIM_N (-1)
 #define TFC_MAX_RANK 3
 
@@ -133,6 +135,12 @@ typedef struct {
                                leave each decoder layer's cross-attention
                                keys and values in the cache; the others run
                                per target call. 0 for other families. */
+  /* GPU targets: the device API ("opencl" or "cuda"; NULL on the CPU) and
+   * Halide's device interface for it, defined by the Halide runtime linked
+   * with the kernels. The runtime then keeps the weights, the arena and the
+   * KV cache on the device (docs/gpu.md). */
+  const char *device_api;
+  const struct halide_device_interface_t *(*device_interface)(void);
 } tfc_model;
 
 #ifdef __cplusplus

@@ -180,6 +180,19 @@ int64_t tfc_output_rows(const tfc_model *model, int64_t n);
 int64_t tfc_max_seq(const tfc_model *model);
 int64_t tfc_vocab(const tfc_model *model);
 
+/* GPU models (tfc compile --target opencl|cuda) keep their weights (from
+ * tfc_weights_load on), each context's arena and KV cache on a device; a
+ * call copies its inputs in and its output out, and waits for the device
+ * once. tfc_device_api: "opencl", "cuda", or NULL for a CPU model.
+ * tfc_select_device picks the device (0 = the first) for every later
+ * tfc_weights_load in the process; call it before the first (Halide keeps
+ * the device it first opens; without it Halide reads the environment
+ * variable HL_GPU_DEVICE, else takes the last device). 0 on success, 1 when
+ * index < 0. A device that does not exist, or no OpenCL platform or CUDA
+ * driver at all, makes tfc_weights_load fail with a message. */
+const char *tfc_device_api(const tfc_model *model);
+int tfc_select_device(int index);
+
 /* Per-kernel timing: when enabled, tfc_forward accumulates the wall time of
  * each kernel; tfc_profile_print writes a table (kernel, calls, total ms,
  * share of the total) to a FILE* given as void* (stdout if NULL). */

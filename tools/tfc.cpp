@@ -70,7 +70,9 @@ enum class Stage {
   Host,
   Halide,
   LLVM,
-  Asm
+  Asm,
+  Ptx,
+  OpenCL
 };
 cl::opt<Stage>
     emit("emit", cl::desc("Print the model at a stage and stop:"),
@@ -89,12 +91,18 @@ cl::opt<Stage>
              clEnumValN(Stage::Halide, "halide",
                         "each kernel's lowered Halide statement"),
              clEnumValN(Stage::LLVM, "llvm", "each kernel's LLVM IR"),
-             clEnumValN(Stage::Asm, "asm", "each kernel's assembly")),
+             clEnumValN(Stage::Asm, "asm", "each kernel's assembly"),
+             clEnumValN(Stage::Ptx, "ptx",
+                        "each kernel's PTX (--target cuda)"),
+             clEnumValN(Stage::OpenCL, "opencl",
+                        "each kernel's OpenCL C source (--target opencl)")),
          cl::init(Stage::Tfm), cl::cat(tfcCategory));
 cl::opt<std::string>
     target("target",
-           cl::desc("cpu (the host: AVX-512 here, AVX2 elsewhere) or "
-                    "cpu:<halide-target>, e.g. cpu:arm-64-linux"),
+           cl::desc("cpu (the host: AVX-512 here, AVX2 elsewhere), "
+                    "cpu:<halide-target> (e.g. cpu:arm-64-linux), opencl "
+                    "or cuda (GPU kernels; the host code for this machine, "
+                    "or opencl:<halide-target>, cuda:<halide-target>)"),
            cl::init("cpu"), cl::cat(tfcCategory));
 cl::opt<bool> library("library",
                       cl::desc("compile: write DIR/libNAME.a and NAME.h "
@@ -316,10 +324,12 @@ bool kernelOptions(KernelOptions &options, std::string &error) {
     return false;
   }
   options.group = quantizeGroup;
-  if (pack) {
-    std::string resolved;
-    if (!resolveTarget(target, resolved, error))
-      return false;
+  std::string resolved;
+  if (!resolveTarget(target, resolved, error))
+    return false;
+  // GPU schedules read matrices row-major: a warp's threads take adjacent
+  // columns of one input row, which packed panels would only reorder.
+  if (pack && deviceApiOf(resolved).empty()) {
     std::optional<Halide::Target> t = parseKernelTarget(resolved, error);
     if (!t)
       return false;
@@ -393,9 +403,11 @@ int emitStage() {
                              resolved, false);
       } else {
         std::string kernels;
-        const char *what = emit == Stage::Halide ? "stmt"
-                           : emit == Stage::LLVM ? "llvm"
-                                                 : "asm";
+        const char *what = emit == Stage::Halide   ? "stmt"
+                           : emit == Stage::LLVM   ? "llvm"
+                           : emit == Stage::Ptx    ? "ptx"
+                           : emit == Stage::OpenCL ? "opencl"
+                                                   : "asm";
         if (!kernelTexts(plan, target, what, kernels, error))
           return fail(error);
         os << kernels;

@@ -73,6 +73,7 @@ public:
     tileRows = d.tileRows > 0 ? static_cast<int>(d.tileRows)
                                : (manyRegs ? 8 : 4);
     estimateN = d.maxSeq > 0 ? static_cast<int>(d.maxSeq) : 512;
+    gpu = t.has_gpu_feature();
   }
 
   /// Checks that the dimensions the kind uses are set and consistent.
@@ -85,6 +86,10 @@ private:
   int vec;
   int tileRows;
   int estimateN;
+  /// The target runs the kernels on a GPU (OpenCL or CUDA): every stage
+  /// gets a GPU schedule (gpuRows, gpuProducts, ...), and reads that a
+  /// thread tile may take past the last row or column are clamped.
+  bool gpu = false;
   std::vector<ImageParam> inputs;
   std::optional<Param<int32_t>> pos;
   Var c{"c"}, n{"n"};
@@ -128,6 +133,13 @@ private:
     ImageParam data;
     std::optional<ImageParam> scale;
     int64_t cols = 0, panel = 0, group = 0;
+    /// data is [cols, rows] read transposed (a tied head's embedding).
+    bool transposed = false;
+    /// GPU targets read 16-bit weights as their bits (uint16), f16 or bf16
+    /// as `bits16` says, and decode them with integer operations: OpenCL
+    /// devices need not support half (POCL does not), and Halide 14's NVPTX
+    /// backend cannot convert bf16.
+    WeightType bits16 = WeightType::F32;
     /// w[k, c] as f32 (int8: times its group's scale).
     Expr at(Expr c, Expr k) const {
       Expr v = unscaled(c, k);
@@ -143,17 +155,21 @@ private:
     }
     /// w[k, c] as f32 before its int8 scale.
     Expr unscaled(Expr c, Expr k) const {
-      Expr v = panel > 0 ? data(c % static_cast<int>(panel), k,
-                                c / static_cast<int>(panel))
-                         : data(c, k);
-      if (v.type() == Float(16)) {
+      Expr v = transposed  ? data(k, c)
+               : panel > 0 ? data(c % static_cast<int>(panel), k,
+                                  c / static_cast<int>(panel))
+                           : data(c, k);
+      if (bits16 == WeightType::BF16) // the high half of an f32
+        return reinterpret(Float(32), cast<uint32_t>(v) << 16);
+      if (v.type() == Float(16) || bits16 == WeightType::F16) {
         // Halide 14 converts f16 with a dozen integer instructions per
         // vector (no vcvtph2ps). Weights are finite (the loader refuses
         // NaN, infinity and f16 overflow), so a shift and one multiply do:
         // the f16 exponent and mantissa moved into f32's fields give
         // 2^-112 times the value (subnormals included), and the sign bit
         // moves along.
-        Expr h = cast<uint32_t>(reinterpret(UInt(16), v));
+        Expr h = cast<uint32_t>(
+            v.type() == UInt(16) ? v : reinterpret(UInt(16), v));
         Expr bits = ((h & 0x8000u) << 16) | ((h & 0x7fffu) << 13);
         v = reinterpret(Float(32), bits) * std::ldexp(1.0f, 112);
       } else if (v.type() != Float(32)) {
@@ -170,6 +186,10 @@ private:
                 : d.weightType == WeightType::BF16 ? BFloat(16)
                 : d.weightType == WeightType::I8   ? Int(8)
                                                    : Float(32);
+    if (gpu && type.bits() == 16) {
+      m.bits16 = d.weightType;
+      type = UInt(16);
+    }
     int64_t padded = m.panel > 0 ? (cols + m.panel - 1) / m.panel * m.panel
                                  : cols;
     if (m.panel > 0) {
@@ -281,6 +301,10 @@ private:
                     const std::vector<Product> &prods);
   /// Row-wise schedule of a pointwise or row-normalising stage.
   void rowwise(Func f, int64_t width) {
+    if (gpu) {
+      gpuTile(f, width);
+      return;
+    }
     int v = fittingWidth(width, vec);
     // One row (decode) runs on the calling thread: waking the thread pool
     // for a single row costs more than the row.
@@ -298,6 +322,45 @@ private:
     rowwise(xn, width);
   }
 
+  // --- GPU schedules (OpenCL and CUDA alike) ------------------------------
+  /// A thread per element of f(c, n) (or f(i)), in blocks of up to 64
+  /// columns by 256/64 rows; tails guarded. For stages that compute one
+  /// value per element (pointwise, RoPE, norms applied).
+  void gpuTile(Func f, int64_t width) {
+    Var co("co"), ci("ci"), no("no"), ni("ni");
+    std::vector<Var> args = f.args();
+    int cw = fittingWidth(width, 64);
+    if (args.size() == 1) {
+      f.gpu_tile(args[0], co, ci, cw, TailStrategy::GuardWithIf);
+      return;
+    }
+    f.gpu_tile(args[0], args[1], co, no, ci, ni, cw, std::max(1, 256 / cw),
+               TailStrategy::GuardWithIf);
+  }
+  /// f computed at root on the GPU, a thread per element; a reduction is
+  /// computed whole by the thread of its element (a wrapper takes the root,
+  /// so that the reduction's loop runs inside one kernel).
+  void gpuRoot(Func f, int64_t width) {
+    Func g = f.has_update_definition() ? f.in() : f;
+    g.compute_root();
+    gpuTile(g, width);
+    if (g.name() != f.name())
+      f.compute_at(g, Var("ci"));
+  }
+  /// Matrix products on the GPU (gpuProducts, below).
+  void gpuProducts(Func out, int64_t outCols,
+                   const std::vector<Product> &prods);
+
+  /// A small table at root (sinusoid frequencies, RoPE angles), if defined.
+  void scheduleTable(Func f, int64_t width) {
+    if (!f.defined())
+      return;
+    if (gpu)
+      gpuRoot(f, width);
+    else
+      f.compute_root();
+  }
+
   BuiltKernel finish(std::vector<Func> outs) {
     BuiltKernel k{Pipeline(outs), {}, inputs, pos, outs};
     for (const ImageParam &p : inputs)
@@ -310,6 +373,8 @@ private:
   BuiltKernel embed();
   BuiltKernel qkv();
   BuiltKernel attention();
+  BuiltKernel attentionGpu(ImageParam q, ImageParam k, ImageParam v,
+                           std::optional<ImageParam> mask);
   BuiltKernel projResidual();
   BuiltKernel mlpUp();
   BuiltKernel head();
@@ -417,7 +482,6 @@ Func KernelBuilder::normRows(Func x, int64_t width, ImageParam gamma,
     rstd(n) = 1.0f / Halide::sqrt(sq(n) * invWidth + eps);
     y(c, n) = (x(c, n) - mean(n)) * rstd(n) * gamma(c) + (*beta)(c);
     sums = {sum, sq};
-    mean.compute_at(y, n);
   } else {
     sq(n) = 0.0f;
     sq(n) += x(r, n) * x(r, n);
@@ -425,6 +489,15 @@ Func KernelBuilder::normRows(Func x, int64_t width, ImageParam gamma,
     y(c, n) = x(c, n) * rstd(n) * gamma(c);
     sums = {sq};
   }
+  if (gpu) {
+    // A thread per row sums it (the row's statistics at root, mean and
+    // rstd inlined into their readers).
+    for (Func s : sums)
+      gpuRoot(s, 1);
+    return y;
+  }
+  if (d.norm == KernelNorm::Layer)
+    mean.compute_at(y, n);
   rstd.compute_at(y, n);
   // Vectorised sums: each lane sums a strided slice, then the lanes add up.
   int v = dividingWidth(width, vec);
@@ -450,9 +523,12 @@ KernelBuilder::Product KernelBuilder::product(const std::string &name, Func a,
   // A padded last panel computes columns past the width: its bias and
   // residual reads are clamped to the last column (the results are never
   // stored).
-  if (w.panel > 0 && w.cols % w.panel != 0)
-    init = Internal::substitute(c.name(),
-                                min(c, static_cast<int>(w.cols - 1)), init);
+  // On the GPU a thread's tile may reach past the last column too: every
+  // column read is clamped there.
+  Expr lastCol = static_cast<int>(w.cols - 1);
+  if ((w.panel > 0 && w.cols % w.panel != 0) || gpu)
+    init = Internal::substitute(c.name(), min(c, lastCol), init);
+  Expr wc = gpu ? min(c, lastCol) : c;
   // The bias and residual start the accumulator. A tile computes all its
   // rows (tileProducts): those past the call's last read its last row.
   p.prod(c, n) =
@@ -461,7 +537,11 @@ KernelBuilder::Product KernelBuilder::product(const std::string &name, Func a,
   // broadcasts per tile instead of one per row. One copy per rows Func,
   // shared by the products that read it (Q, K, V; a gated MLP's two).
   auto known = packedRows.find(a.name());
-  if (known != packedRows.end()) {
+  if (gpu) {
+    // The GPU reads the rows as they are (threads of a block share them
+    // through the cache).
+    p.prod(c, n) += a(p.r, min(n, rows - 1)) * w.at(wc, p.r);
+  } else if (known != packedRows.end()) {
     p.packed = known->second;
   } else {
     Var i("i"), k("k"), t("t");
@@ -474,7 +554,8 @@ KernelBuilder::Product KernelBuilder::product(const std::string &name, Func a,
         .unroll(i)
         .parallel(t);
   }
-  p.prod(c, n) += p.packed(n % tileRows, p.r, n / tileRows) * w.at(c, p.r);
+  if (!gpu)
+    p.prod(c, n) += p.packed(n % tileRows, p.r, n / tileRows) * w.at(c, p.r);
   // The one-row product: the same sum over row 0, without a row dimension,
   // so that its tile can be wider (tileProducts).
   p.one = Func(name + "_one");
@@ -489,12 +570,12 @@ KernelBuilder::Product KernelBuilder::product(const std::string &name, Func a,
     RVar rk = p.rGroup.x;
     p.oneGroup = Func(name + "_one_group");
     p.oneGroup(c, gv) = 0.0f;
-    p.oneGroup(c, gv) += a(gv * g + rk, 0) * w.unscaled(c, gv * g + rk);
+    p.oneGroup(c, gv) += a(gv * g + rk, 0) * w.unscaled(wc, gv * g + rk);
     p.rOne = RDom(0, static_cast<int>(in / g), name + "_g1");
-    p.one(c) += p.oneGroup(c, p.rOne) * w.scaleAt(c, p.rOne);
+    p.one(c) += p.oneGroup(c, p.rOne) * w.scaleAt(wc, p.rOne);
   } else {
     p.rOne = RDom(0, static_cast<int>(in), name + "_k1");
-    p.one(c) += a(p.rOne, 0) * w.at(c, p.rOne);
+    p.one(c) += a(p.rOne, 0) * w.at(wc, p.rOne);
   }
   p.value = select(oneRow, p.one(c), p.prod(c, n));
   return p;
@@ -507,6 +588,10 @@ constexpr int64_t kOneRowTasks = 64;
 
 void KernelBuilder::tileProducts(Func out, int64_t outCols,
                                  const std::vector<Product> &prods) {
+  if (gpu) {
+    gpuProducts(out, outCols, prods);
+    return;
+  }
   int v = fittingWidth(outCols, vec);
   int64_t panel = panelFor(d, outCols);
   int cols = panel > 0
@@ -609,6 +694,46 @@ void KernelBuilder::tileProducts(Func out, int64_t outCols,
   }
 }
 
+/// GPU matrix products. Prefill: a block of 16 x 8 threads computes 64
+/// columns by 32 rows, each thread a register tile of 4 columns by 4 rows
+/// whose sum over the input runs in the thread (rows and weights through
+/// the cache). Decode (one row, a specialization): a matrix-vector product,
+/// a thread per column and a block per kGpuColumnsPerBlock columns, so the
+/// threads of a warp read adjacent weights of each input row. int8 sums
+/// each group before its scale, as on the CPU.
+constexpr int kGpuTileCols = 4, kGpuTileRows = 4;
+constexpr int kGpuThreadsX = 16, kGpuThreadsY = 8;
+constexpr int kGpuColumnsPerBlock = 128;
+
+void KernelBuilder::gpuProducts(Func out, int64_t outCols,
+                                const std::vector<Product> &prods) {
+  Var co("co"), ct("ct"), cr("cr"), ci("ci"), no("no"), nt("nt"), nr("nr"),
+      ni("ni");
+  int cols = static_cast<int>(
+      std::min<int64_t>(kGpuColumnsPerBlock, fittingWidth(outCols, 1024)));
+  Stage one = out.specialize(oneRow);
+  one.split(c, co, ct, cols, TailStrategy::GuardWithIf)
+      .reorder(ct, co, n)
+      .gpu_blocks(co, n)
+      .gpu_threads(ct);
+  out.split(c, co, ci, kGpuThreadsX * kGpuTileCols, TailStrategy::GuardWithIf)
+      .split(n, no, ni, kGpuThreadsY * kGpuTileRows, TailStrategy::GuardWithIf)
+      .split(ci, ct, cr, kGpuTileCols)
+      .split(ni, nt, nr, kGpuTileRows)
+      .reorder(cr, nr, ct, nt, co, no)
+      .gpu_blocks(co, no)
+      .gpu_threads(ct, nt)
+      .unroll(cr)
+      .unroll(nr);
+  for (Product p : prods) {
+    p.prod.compute_at(out, ct).unroll(c).unroll(n);
+    p.prod.update().reorder(c, n, p.r.x).unroll(c).unroll(n);
+    p.one.compute_at(out, ct);
+    if (p.oneGroup.defined())
+      p.oneGroup.compute_at(p.one, p.rOne.x);
+  }
+}
+
 Expr KernelBuilder::activation(Expr x) const {
   switch (d.activation) {
   case Activation::ReLU:
@@ -671,20 +796,20 @@ BuiltKernel KernelBuilder::embed() {
     // The embedding norm: a row's sum is complete before it is normalised.
     Func y = normRows(x, D, *gamma, beta, "x");
     constrainOutput(y, D);
-    x.compute_at(y, n);
-    int v = fittingWidth(D, vec);
-    if (v > 1)
-      x.vectorize(c, v);
+    if (!gpu) { // on the GPU the gathered row is inlined into its readers
+      x.compute_at(y, n);
+      int v = fittingWidth(D, vec);
+      if (v > 1)
+        x.vectorize(c, v);
+    }
     rowwise(y, D);
-    if (d.positions == PositionKind::Sinusoidal)
-      freq.compute_root();
+    scheduleTable(freq, D);
     return finish({y});
   }
   constrainOutput(x, D);
 
   rowwise(x, D);
-  if (d.positions == PositionKind::Sinusoidal)
-    freq.compute_root();
+  scheduleTable(freq, D);
   return finish({x});
 }
 
@@ -779,10 +904,8 @@ BuiltKernel KernelBuilder::qkv() {
       tileProducts(p.out, p.width, {p.prod});
     }
   }
-  if (d.rope) {
-    cosT.compute_root();
-    sinT.compute_root();
-  }
+  scheduleTable(cosT, K / 2);
+  scheduleTable(sinT, K / 2);
   std::vector<Func> outs;
   for (Part &p : parts)
     outs.push_back(p.out);
@@ -804,6 +927,8 @@ BuiltKernel KernelBuilder::attention() {
     mask->dim(0).set_bounds(0, M).set_stride(1);
     inputs.push_back(*mask);
   }
+  if (gpu)
+    return attentionGpu(q, k, v, mask);
   Expr offset = M - N;
   float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(K)));
 
@@ -974,6 +1099,86 @@ BuiltKernel KernelBuilder::attention() {
   return finish({o});
 }
 
+/// Queries per block of the GPU attention (one head per block).
+constexpr int kGpuQueries = 32;
+
+/// Attention on the GPU: a thread per query and head, a block per head and
+/// kGpuQueries queries, so that a block's threads read the same keys and
+/// values (one cached read serves the block). Each thread makes two passes
+/// over the keys its query sees, computing each score in registers: the row
+/// maximum, then the probabilities' sum and the weighted values together
+/// (acc(K) is the sum: its "value" is 1). No score is ever stored, so
+/// memory does not grow with M. Decode (one query) runs a block per head.
+/// The same masking as the CPU's: a masked key scores the lowest float and
+/// weighs exactly 0; a row with no key left is 0.
+BuiltKernel KernelBuilder::attentionGpu(ImageParam q, ImageParam k,
+                                        ImageParam v,
+                                        std::optional<ImageParam> mask) {
+  int H = static_cast<int>(d.heads), G = static_cast<int>(d.kvHeads),
+      K = static_cast<int>(d.headDim);
+  int group = H / G;
+  Expr N = q.dim(1).extent(), M = k.dim(1).extent();
+  Expr offset = M - N; // query i is position i + offset of M
+  float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(K)));
+  Var j("j"), i("i"), h("h"), dd("dd");
+  auto keysSeen = [&](const std::string &name) {
+    RDom r(0, M, name);
+    if (d.causal)
+      r.where(r.x <= i + offset);
+    return r;
+  };
+  // Two copies of the score, one per pass, each computed where it is read.
+  auto score = [&](const std::string &name) {
+    RDom rd(0, K, name + "_rd");
+    Func dot(name);
+    dot(j, i, h) = 0.0f;
+    dot(j, i, h) +=
+        k(rd + (h / group) * K, j) * q(rd + h * K, min(i, N - 1));
+    return dot;
+  };
+  Func dotMax = score("dot_max"), dotSum = score("dot_sum");
+  Expr kept = mask ? (*mask)(j) != 0 : Expr(true);
+  Func sMax("score_max");
+  sMax(j, i, h) = select(kept, dotMax(j, i, h), Float(32).min());
+  RDom rm = keysSeen("rm");
+  Func mx("row_max");
+  mx(i, h) = Float(32).min();
+  mx(i, h) = max(mx(i, h), sMax(rm, i, h));
+  Func e("probs");
+  e(j, i, h) =
+      select(kept, exp((dotSum(j, i, h) - mx(i, h)) * scale), 0.0f);
+  RDom ra = keysSeen("ra");
+  Func acc("acc");
+  acc(dd, i, h) = 0.0f;
+  acc(dd, i, h) +=
+      e(ra, i, h) *
+      select(dd < K, v(min(dd, K - 1) + (h / group) * K, ra), 1.0f);
+  Expr head = c / K, lsum = acc(K, n, head);
+  Func o("o");
+  o(c, n) = select(lsum > 0.0f, acc(c % K, n, head) / lsum, 0.0f);
+  constrainOutput(o, int64_t(H) * K);
+
+  Var hc("hc"), dc("dc"), no("no"), ni("ni");
+  Stage one = o.specialize(oneRow);
+  one.split(c, hc, dc, K)
+      .split(n, no, ni, 1)
+      .reorder(dc, ni, no, hc)
+      .gpu_blocks(no, hc)
+      .gpu_threads(ni);
+  o.split(c, hc, dc, K)
+      .split(n, no, ni, kGpuQueries, TailStrategy::GuardWithIf)
+      .reorder(dc, ni, no, hc)
+      .gpu_blocks(no, hc)
+      .gpu_threads(ni);
+  mx.compute_at(o, ni);
+  dotMax.compute_at(mx, rm.x);
+  acc.compute_at(o, ni).bound(dd, 0, K + 1).unroll(dd);
+  acc.update().reorder(dd, ra.x).unroll(dd);
+  e.compute_at(acc, ra.x);
+  dotSum.compute_at(acc, ra.x);
+  return finish({o});
+}
+
 BuiltKernel KernelBuilder::projResidual() {
   int64_t In = d.in, D = d.d;
   ImageParam a = rowsParam("a", In);
@@ -1065,6 +1270,20 @@ BuiltKernel KernelBuilder::head() {
   // two contiguous rows. Lanes accumulate strided slices (partial), then add
   // up, so both operands load as dense vectors.
   ImageParam w = matrixParam("w", V, D);
+  if (gpu) {
+    // The GPU's products read the embedding transposed.
+    Matrix m;
+    m.data = w;
+    m.cols = V;
+    m.transposed = true;
+    Product prod = product("prod", xn, D, m, Expr(0.0f));
+    logits(c, n) = prod.value;
+    constrainOutput(logits, V);
+    if (d.norm != KernelNorm::None)
+      scheduleNormPrologue(xn, D);
+    tileProducts(logits, V, {prod});
+    return finish({logits});
+  }
   int lanes = dividingWidth(D, vec);
   Var u("u");
   RDom r(0, static_cast<int>(D / lanes), "r");
@@ -1134,6 +1353,13 @@ BuiltKernel KernelBuilder::patch() {
   Func x("x");
   x(c, n) = row;
   constrainOutput(x, D);
+  if (gpu) {
+    // A thread per output element, its sum over the patch in the thread.
+    gpuTile(x, D);
+    prod.compute_at(x, Var("ci"));
+    scheduleTable(freq, D);
+    return finish({x});
+  }
   int v = fittingWidth(D, vec);
   x.parallel(n);
   if (v > 1)
@@ -1144,8 +1370,7 @@ BuiltKernel KernelBuilder::patch() {
     prod.vectorize(c, v);
     prod.update().vectorize(c, v);
   }
-  if (d.positions == PositionKind::Sinusoidal)
-    freq.compute_root();
+  scheduleTable(freq, D);
   return finish({x});
 }
 
@@ -1159,19 +1384,38 @@ BuiltKernel KernelBuilder::classify() {
   Func xn = d.norm == KernelNorm::None ? wrap(x, "xin")
                                        : normRows(x, D, *gamma, beta, "xn");
   Var k("k");
-  Func pooled("pooled");
+  Func pooled("pooled"), sum("row_sum");
   if (d.meanPool) {
     Expr rows = x.dim(1).extent();
     RDom rn(0, rows, "rn");
-    Func sum("row_sum");
     sum(k) = 0.0f;
     sum(k) += xn(k, rn);
     pooled(k) = sum(k) / cast<float>(rows);
-    sum.compute_root();
   } else {
     pooled(k) = xn(k, 0);
   }
   RDom rk(0, static_cast<int>(D), "rk");
+  if (gpu) {
+    // A thread per class, its dot product in the thread.
+    Expr cc = min(c, static_cast<int>(Cls - 1));
+    Func dotp("dot");
+    dotp(c) = 0.0f;
+    dotp(c) += pooled(rk) * w(cc, rk);
+    Expr value = b(cc) + dotp(c);
+    Func out(d.tanhOut ? "pooler" : "logits");
+    out(c, n) = d.tanhOut ? Halide::tanh(value) : value;
+    constrainOutput(out, Cls);
+    if (d.norm != KernelNorm::None)
+      scheduleNormPrologue(xn, D);
+    if (d.meanPool)
+      gpuRoot(sum, D);
+    gpuRoot(pooled, D);
+    gpuTile(out, Cls);
+    dotp.compute_at(out, Var("ci"));
+    return finish({out});
+  }
+  if (d.meanPool)
+    sum.compute_root();
   Func logits("logits");
   logits(c, n) = b(c);
   logits(c, n) += pooled(rk) * w(c, rk);
@@ -1277,9 +1521,18 @@ std::optional<Target> parseKernelTarget(const std::string &text,
             "'x86-64-linux-avx2', 'arm-64-linux')";
     return std::nullopt;
   }
-  if (target.has_gpu_feature()) {
-    error = "kernel target '" + text +
-            "' has a GPU feature; only CPU schedules exist so far";
+  // GPU targets: OpenCL and CUDA share the GPU schedules; others have none.
+  for (Target::Feature f : {Target::Metal, Target::D3D12Compute,
+                            Target::OpenGLCompute, Target::HVX}) {
+    if (target.has_feature(f)) {
+      error = "kernel target '" + text +
+              "' has a device API tfc has no schedules for (GPU targets: "
+              "opencl, cuda)";
+      return std::nullopt;
+    }
+  }
+  if (target.has_feature(Target::OpenCL) && target.has_feature(Target::CUDA)) {
+    error = "kernel target '" + text + "' names both opencl and cuda";
     return std::nullopt;
   }
   return target.with_feature(Target::NoRuntime);
@@ -1307,6 +1560,19 @@ bool compileKernelObject(const KernelDesc &desc, const Target &target,
 bool compileKernelsObject(const std::vector<KernelDesc> &descs,
                           const Target &target, const std::string &objectPath,
                           std::string &error) {
+  if (target.has_gpu_feature()) {
+    error = objectPath + ": GPU kernels need an object each "
+                         "(compileKernelObjects)";
+    return false;
+  }
+  std::vector<std::string> objects;
+  return compileKernelObjects(descs, target, objectPath, objects, error);
+}
+
+bool compileKernelObjects(const std::vector<KernelDesc> &descs,
+                          const Target &target, const std::string &objectPath,
+                          std::vector<std::string> &objects,
+                          std::string &error) {
   if (descs.empty()) {
     error = objectPath + ": no kernels to compile";
     return false;
@@ -1321,6 +1587,21 @@ bool compileKernelsObject(const std::vector<KernelDesc> &descs,
       return false;
     modules.push_back(*m);
   }
+  if (target.has_gpu_feature()) {
+    std::string stem = objectPath;
+    if (stem.size() > 2 && stem.compare(stem.size() - 2, 2, ".o") == 0)
+      stem.resize(stem.size() - 2);
+    for (size_t i = 0; i < modules.size(); ++i) {
+      std::string path = stem + "." + std::to_string(i) + ".o";
+      if (!guardedHalide(path, error, [&] {
+            modules[i].compile({{OutputFileType::object, path}});
+          }))
+        return false;
+      objects.push_back(path);
+    }
+    return true;
+  }
+  objects.push_back(objectPath);
   return guardedHalide(objectPath, error, [&] {
     Module all =
         modules.size() == 1 ? modules[0] : link_modules("tfc_kernels", modules);
@@ -1340,15 +1621,27 @@ bool kernelText(const KernelDesc &desc, const Target &target,
                 const std::string &what, std::string &text,
                 std::string &error) {
   OutputFileType type;
+  // The device code (PTX, OpenCL C) is a NUL-terminated string inside the
+  // kernel's object file, starting with this marker.
+  const char *marker = nullptr;
   if (what == "stmt")
     type = OutputFileType::stmt;
   else if (what == "llvm")
     type = OutputFileType::llvm_assembly;
   else if (what == "asm")
     type = OutputFileType::assembly;
-  else {
+  else if (what == "ptx" || what == "opencl") {
+    type = OutputFileType::object;
+    bool cuda = what == "ptx";
+    if (!target.has_feature(cuda ? Target::CUDA : Target::OpenCL)) {
+      error = std::string("--emit=") + what + " needs --target " +
+              (cuda ? "cuda" : "opencl");
+      return false;
+    }
+    marker = cuda ? "\n.version " : "/*OpenCL C ";
+  } else {
     error = "kernel text kind '" + what +
-            "' is unknown (expected stmt, llvm or asm)";
+            "' is unknown (expected stmt, llvm, asm, ptx or opencl)";
     return false;
   }
   std::optional<Module> m = kernelModule(desc, target, error);
@@ -1373,6 +1666,18 @@ bool kernelText(const KernelDesc &desc, const Target &target,
   std::ostringstream ss;
   ss << in.rdbuf();
   text = ss.str();
+  if (marker) {
+    size_t at = text.find(marker);
+    if (at == std::string::npos) {
+      error = "kernel " + desc.symbol() + ": no " + what +
+              " code in its object file";
+      return false;
+    }
+    size_t begin = text.rfind('\0', at), end = text.find('\0', at);
+    begin = begin == std::string::npos ? 0 : begin + 1;
+    text = text.substr(begin, end == std::string::npos ? std::string::npos
+                                                       : end - begin);
+  }
   return true;
 }
 

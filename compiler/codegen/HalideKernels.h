@@ -61,11 +61,21 @@ std::optional<BuiltKernel> buildKernel(const KernelDesc &desc,
 bool compileKernelObject(const KernelDesc &desc, const Halide::Target &target,
                          const std::string &objectPath, std::string &error);
 
-/// Writes several kernels into one object file (Halide::link_modules).
-/// Descriptors with equal symbols are compiled once.
+/// Writes several kernels into one object file (Halide::link_modules; CPU
+/// targets only). Descriptors with equal symbols are compiled once.
 bool compileKernelsObject(const std::vector<KernelDesc> &descs,
                           const Halide::Target &target,
                           const std::string &objectPath, std::string &error);
+
+/// Writes the kernels for any target: CPU targets into `objectPath` (as
+/// compileKernelsObject), GPU targets into one object per distinct kernel
+/// (objectPath with ".N.o" for ".o"), since Halide 14's link_modules keeps
+/// the device code of only one module. `objects` gets the files written.
+bool compileKernelObjects(const std::vector<KernelDesc> &descs,
+                          const Halide::Target &target,
+                          const std::string &objectPath,
+                          std::vector<std::string> &objects,
+                          std::string &error);
 
 /// Writes the Halide runtime for `target` (compile_standalone_runtime); link
 /// it once with all kernels compiled for the same target.

@@ -127,15 +127,25 @@ struct TempDir {
     }
     return true;
   }
+  /// A file written into the directory besides kFiles (a GPU target's
+  /// kernel objects), removed with them.
+  void adopt(const std::string &file) {
+    extra.push_back(file);
+    if (!keep)
+      slots.insert(slots.begin(), registerCleanupPath(file));
+  }
   ~TempDir() {
     for (int slot : slots)
       unregisterCleanupPath(slot);
     if (path.empty() || keep)
       return;
+    for (const std::string &f : extra)
+      std::remove(f.c_str());
     for (const char *f : kFiles)
       std::remove((path + "/" + f).c_str());
     rmdir(path.c_str());
   }
+  std::vector<std::string> extra;
 };
 
 /// What a program linked against this build's runtime needs (the runtime
@@ -152,15 +162,36 @@ std::vector<std::string> sanitizerFlags() {
 
 bool resolveTarget(const std::string &target, std::string &resolved,
                    std::string &error) {
-  std::string text = target;
-  if (text == "cpu")
-    text = "host";
-  else if (text.rfind("cpu:", 0) == 0)
-    text = text.substr(4);
+  // cpu[:T], opencl[:T] and cuda[:T]: T is the host's Halide target string
+  // (the host code's; default this machine's), to which the GPU targets add
+  // their device API.
+  std::string text = target, device;
+  for (const char *kind : {"cpu", "opencl", "cuda"}) {
+    std::string k = kind;
+    if (text == k || text.rfind(k + ":", 0) == 0) {
+      device = k;
+      text = text == k ? "host" : text.substr(k.size() + 1);
+      break;
+    }
+  }
   std::optional<Halide::Target> t = parseKernelTarget(text, error);
   if (!t) {
     error = "--target: " + error;
     return false;
+  }
+  if (!device.empty() && device != "cpu" && t->has_gpu_feature()) {
+    error = "--target " + target + ": give the host part only after '" +
+            device + ":' (the device API is added)";
+    return false;
+  }
+  if (device == "opencl")
+    t = t->with_feature(Halide::Target::OpenCL)
+            .with_feature(Halide::Target::CLDoubles); // RoPE and sinusoid angles
+  if (device == "cuda") {
+    // Halide 14's highest CUDA capability: its PTX runs on newer GPUs
+    // through the driver's JIT compiler.
+    t = t->with_feature(Halide::Target::CUDA)
+            .with_feature(Halide::Target::CUDACapability86);
   }
   resolved = t->to_string();
   return true;
@@ -221,8 +252,13 @@ bool compileModel(const Plan &plan, const std::string &specYaml,
                plan.kernels.size(), plan.steps.size(), resolved.c_str());
   std::string kernelsObj = tmp.path + "/kernels.o";
   std::string runtimeObj = tmp.path + "/halide_runtime.o";
-  if (!compileKernelsObject(plan.kernels, *target, kernelsObj, error) ||
-      !compileHalideRuntime(*target, runtimeObj, error))
+  std::vector<std::string> kernelObjs;
+  bool compiled = compileKernelObjects(plan.kernels, *target, kernelsObj,
+                                       kernelObjs, error);
+  for (const std::string &o : kernelObjs)
+    if (o != kernelsObj)
+      tmp.adopt(o);
+  if (!compiled || !compileHalideRuntime(*target, runtimeObj, error))
     return false;
   std::fprintf(stderr, "tfc: kernels done (%.1f s)\n", secondsSince(start));
 
@@ -251,9 +287,11 @@ bool compileModel(const Plan &plan, const std::string &specYaml,
     AtomicFile exe;
     if (!exe.create(out, error))
       return false;
-    std::vector<std::string> link = {
-        envOr("CXX", "c++"), "-o",       exe.tempPath(), planObj,
-        kernelsObj,          runtimeObj, mainLib,        lib};
+    std::vector<std::string> link = {envOr("CXX", "c++"), "-o",
+                                     exe.tempPath(), planObj};
+    link.insert(link.end(), kernelObjs.begin(), kernelObjs.end());
+    for (const std::string &f : {runtimeObj, mainLib, lib})
+      link.push_back(f);
     for (const std::string &f : sanitizerFlags())
       link.push_back(f);
     for (const char *f : {"-lpthread", "-ldl", "-lm"})
@@ -284,9 +322,10 @@ bool compileModel(const Plan &plan, const std::string &specYaml,
     // ar -M reads its script from stdin (no shell: paths may hold quotes);
     // CREATE replaces the empty file mkstemp made.
     std::string mri = tmp.path + "/lib.mri";
-    std::string script = "CREATE " + out.tempPath() + "\nADDMOD " + planObj +
-                         "\nADDMOD " + kernelsObj + "\nADDMOD " + runtimeObj +
-                         "\nADDLIB " + lib + "\nSAVE\nEND\n";
+    std::string script = "CREATE " + out.tempPath() + "\nADDMOD " + planObj;
+    for (const std::string &o : kernelObjs)
+      script += "\nADDMOD " + o;
+    script += "\nADDMOD " + runtimeObj + "\nADDLIB " + lib + "\nSAVE\nEND\n";
     if (!writeFile(mri, script, error) ||
         !runTool({envOr("AR", "ar"), "-M"}, error, mri) ||
         !out.commit(0666, error))
@@ -294,10 +333,13 @@ bool compileModel(const Plan &plan, const std::string &specYaml,
   } else {
     // Objects for another machine: the kernels, the Halide runtime and the
     // plan's C source, to be linked with a runtime built there.
-    for (auto [from, to] :
-         {std::pair{kernelsObj, dir + "/" + cName + "_kernels.o"},
-          std::pair{runtimeObj, dir + "/" + cName + "_halide_runtime.o"},
-          std::pair{planC, dir + "/" + cName + "_plan.c"}})
+    std::vector<std::pair<std::string, std::string>> copies = {
+        {runtimeObj, dir + "/" + cName + "_halide_runtime.o"},
+        {planC, dir + "/" + cName + "_plan.c"}};
+    for (const std::string &o : kernelObjs) // kernels.o, or kernels.N.o
+      copies.push_back({o, dir + "/" + cName + "_" +
+                               o.substr(o.rfind('/') + 1)});
+    for (auto [from, to] : copies)
       if (!copyFileAtomically(from, to, error))
         return false;
   }

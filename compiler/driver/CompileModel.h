@@ -33,8 +33,9 @@ bool kernelTexts(const Plan &plan, const std::string &target,
                  const std::string &what, std::string &text,
                  std::string &error);
 
-/// The Halide target string that `target` ("host", "cpu", "cpu:<string>" or
-/// a bare Halide target string) means, or an error.
+/// The Halide target string that `target` ("host", "cpu", "cpu:<string>",
+/// "opencl[:<host string>]", "cuda[:<host string>]" or a bare Halide target
+/// string) means, or an error.
 bool resolveTarget(const std::string &target, std::string &resolved,
                    std::string &error);
 

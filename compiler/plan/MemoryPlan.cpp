@@ -16,7 +16,11 @@ using namespace mlir;
 namespace tfc {
 namespace {
 
-constexpr int64_t kAlign = 16; // floats: 64 bytes
+// Buffers start on 128-byte boundaries: two cache lines on the CPU, and
+// the base-address alignment OpenCL devices ask of a sub-buffer (POCL's
+// CL_DEVICE_MEM_BASE_ADDR_ALIGN), through which a GPU kernel reads an
+// arena slice.
+constexpr int64_t kAlign = 32; // floats
 
 /// Row-major dims with ? as -1; rank-3 [N, H, K] flattens to [N, H*K] as
 /// the kernels see it.
@@ -518,6 +522,15 @@ static int familyCode(const std::string &family) {
   return 0;
 }
 
+std::string deviceApiOf(const std::string &target) {
+  std::istringstream parts(target);
+  std::string feature;
+  while (std::getline(parts, feature, '-'))
+    if (feature == "cuda" || feature == "opencl")
+      return feature;
+  return "";
+}
+
 std::string emitPlanSource(const Plan &plan, const std::string &cName,
                            const std::string &specYaml,
                            const std::string &target, bool forExecutable) {
@@ -545,6 +558,12 @@ std::string emitPlanSource(const Plan &plan, const std::string &cName,
      << "#include \"tfc_plan.h\"\n\n";
   for (const KernelDesc &k : plan.kernels)
     os << "extern int " << k.symbol() << "_argv(void **args);\n";
+  // GPU targets: the Halide runtime linked with the kernels defines the
+  // device interface of their API.
+  std::string device = deviceApiOf(target);
+  if (!device.empty())
+    os << "extern const struct halide_device_interface_t *halide_" << device
+       << "_device_interface(void);\n";
   os << "\nstatic const tfc_weight_info weights[] = {\n";
   for (const PlanWeight &w : plan.weights)
     os << "  {" << cString(w.name) << ", " << dimsInit(w.dims) << ", "
@@ -582,7 +601,10 @@ std::string emitPlanSource(const Plan &plan, const std::string &cName,
      << "  " << plan.weights.size() << ", weights, " << plan.kernels.size()
      << ", kernels, " << plan.steps.size() << ", steps, args,\n"
      << "  " << familyCode(plan.family) << ", " << plan.typeVocab << ", "
-     << plan.sourceSteps << "};\n\n"
+     << plan.sourceSteps << ",\n  "
+     << (device.empty() ? "0, 0" : "\"" + device + "\", halide_" + device +
+                                       "_device_interface")
+     << "};\n\n"
      << "const tfc_model *tfc_model_" << cName << "(void) { return &model; }\n";
   if (forExecutable)
     os << "const tfc_model *tfc_main_model(void) { return &model; }\n";

@@ -101,6 +101,10 @@ bool buildPlan(mlir::ModuleOp module, Plan &plan, std::string &error);
 /// offset and size, the arena total.
 std::string printPlan(const Plan &plan);
 
+/// "opencl" or "cuda" for a Halide target string with that device API, ""
+/// for a CPU target.
+std::string deviceApiOf(const std::string &target);
+
 /// The C source of the runtime table (runtime/tfc_plan.h) for `plan`.
 /// Defines `const tfc_model *tfc_model_<cName>(void)`, and with
 /// `forExecutable` also `tfc_main_model`.
