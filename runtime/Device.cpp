@@ -101,6 +101,16 @@ int deviceRead(const DeviceMemory &m, void *host, int64_t bytes) {
   return halide_copy_to_host(nullptr, &b);
 }
 
+int deviceCopy(const DeviceMemory &from, const DeviceMemory &to,
+               int64_t bytes) {
+  if (bytes > from.dim.extent || bytes > to.dim.extent)
+    return halide_error_code_buffer_extents_too_large;
+  halide_dimension_t fromDim, toDim;
+  halide_buffer_t src = staging(from, nullptr, bytes, fromDim);
+  halide_buffer_t dst = staging(to, nullptr, bytes, toDim);
+  return halide_buffer_copy(nullptr, &src, to.buf.device_interface, &dst);
+}
+
 void deviceBind(halide_buffer_t &b, const DeviceMemory &m) {
   b.host = nullptr;
   b.device = m.buf.device;

@@ -22,6 +22,11 @@
 
 namespace tfc {
 
+/// The base-address alignment tfc assumes of OpenCL devices (POCL's and
+/// most GPUs' CL_DEVICE_MEM_BASE_ADDR_ALIGN, 1024 bits). The memory plan
+/// aligns every arena buffer to it.
+constexpr int64_t kOpenCLAlign = 128;
+
 /// A block of device memory, seen as one dimension of bytes: an allocation
 /// (owned) or a crop of one (an alias at a byte offset, also released).
 struct DeviceMemory {
@@ -39,9 +44,10 @@ int deviceAllocate(const halide_device_interface_t *api, int64_t bytes,
 /// Allocates `bytes` and copies them from `host`.
 int deviceUpload(const halide_device_interface_t *api, const void *host,
                  int64_t bytes, DeviceMemory &m);
-/// Makes `crop` an alias of `whole` from byte `offset` to its end (OpenCL
-/// needs the offset aligned to the device's base-address alignment: 128
-/// bytes on POCL; the memory plan aligns every buffer to that).
+/// Makes `crop` an alias of `whole` from byte `offset` to its end. A kernel
+/// can read or write a crop on OpenCL only when the offset is a multiple
+/// of the device's base-address alignment (kOpenCLAlign: Halide passes it
+/// as a sub-buffer); copies take any offset.
 int deviceCrop(const DeviceMemory &whole, int64_t offset, DeviceMemory &crop);
 /// Frees an allocation or releases a crop; a no-op when m is not valid.
 void deviceRelease(DeviceMemory &m);
@@ -49,6 +55,10 @@ void deviceRelease(DeviceMemory &m);
 int deviceWrite(const DeviceMemory &m, const void *host, int64_t bytes);
 /// Copies `bytes` from the start of m to `host`; waits for the device.
 int deviceRead(const DeviceMemory &m, void *host, int64_t bytes);
+/// Copies `bytes` from the start of `from` to the start of `to`, on the
+/// device (queued like a kernel).
+int deviceCopy(const DeviceMemory &from, const DeviceMemory &to,
+               int64_t bytes);
 /// Points the kernel argument `b` at m (b keeps its type and shape; its
 /// host pointer is cleared, so that nothing reads device data as host data).
 void deviceBind(halide_buffer_t &b, const DeviceMemory &m);

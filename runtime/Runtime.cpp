@@ -22,6 +22,7 @@
 
 #include "SafetensorsReader.h"
 #include "spec/SpecParser.h"
+#include "weights/InitWeights.h"
 #include "weights/Manifest.h"
 #include "weights/WeightLoader.h"
 
@@ -34,6 +35,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -337,15 +339,26 @@ bool checkPlan(const tfc_model *m, std::string &error) {
 // thread that called the kernel: keep the message per thread, so that two
 // contexts on two threads do not see each other's errors.
 thread_local char tlsHalideError[512];
+thread_local size_t tlsHalideFirst = 0; // length of the first message in it
 
 extern "C" void recordHalideError(void *, const char *msg) {
+  // A failure may report several errors (a device runtime says what it
+  // tried, ..., then that the call failed): the first and the last are
+  // kept, "; " between them.
   size_t n = msg ? std::strlen(msg) : 0;
   while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
     --n;
-  n = std::min(n, sizeof tlsHalideError - 1);
+  size_t at = tlsHalideError[0] ? tlsHalideFirst : 0;
+  if (at > 0 && at + 2 < sizeof tlsHalideError) {
+    tlsHalideError[at++] = ';';
+    tlsHalideError[at++] = ' ';
+  }
+  n = std::min(n, sizeof tlsHalideError - 1 - at);
   for (size_t i = 0; i < n; ++i)
-    tlsHalideError[i] = msg[i] == '\n' ? ' ' : msg[i];
-  tlsHalideError[n] = '\0';
+    tlsHalideError[at + i] = msg[i] == '\n' ? ' ' : msg[i];
+  tlsHalideError[at + n] = '\0';
+  if (at == 0)
+    tlsHalideFirst = n;
 }
 
 std::once_flag halideSetup;
@@ -418,9 +431,19 @@ struct tfc_context {
   tfc::DeviceMemory deviceArena, deviceCache;
   std::vector<tfc::DeviceMemory> argMemory; // by arg: a crop or a block
   std::vector<float *> pendingOutput;       // by arg: where to copy it back
+  // OpenCL: a slice at an offset the device cannot take as a kernel
+  // argument (kOpenCLAlign) is copied into the arg's staging block for the
+  // step and back after it (argStaged: the bytes, 0 when not staged).
+  std::vector<tfc::DeviceMemory> argStaging;
+  std::vector<int64_t> argStaged;
+  std::vector<uint8_t *> argSlice; // a staged arg's (reserved) host pointer
   // tfc_decode_batch: the context whose cache the current step reads.
   const tfc_context *cacheOwner = nullptr;
   ~tfc_context() {
+    if (deviceArena.valid()) // kernels still queued finish first
+      tfc::deviceSync(deviceArena);
+    for (tfc::DeviceMemory &m : argStaging)
+      tfc::deviceRelease(m);
     for (tfc::DeviceMemory &m : argMemory) // crops before their parents
       tfc::deviceRelease(m);
     tfc::deviceRelease(deviceArena);
@@ -523,6 +546,26 @@ int bindDeviceArgs(tfc_context &ctx, int32_t s) {
                        int64_t(sizeof(float));
       if (mem.parent != &whole || mem.offset != offset)
         rc = tfc::deviceCrop(whole, offset, mem);
+      if (rc == 0 && std::strcmp(m->device_api, "opencl") == 0 &&
+          offset % tfc::kOpenCLAlign != 0) {
+        // Read and written through an aligned block (the copies are
+        // queued on the device like the kernel).
+        int64_t bytes = boundBytes(b);
+        tfc::DeviceMemory &stage = ctx.argStaging[i];
+        if (!stage.valid())
+          rc = tfc::deviceAllocate(ctx.device,
+                                   numelAt(arg, m->max_seq) *
+                                       int64_t(sizeof(float)),
+                                   stage);
+        if (rc == 0)
+          rc = tfc::deviceCopy(mem, stage, bytes);
+        if (rc != 0)
+          return rc;
+        ctx.argStaged[i] = bytes;
+        ctx.argSlice[i] = b.host;
+        tfc::deviceBind(b, stage);
+        continue;
+      }
     } else if (arg.kind == TFC_ARG_OUTPUT) {
       ctx.pendingOutput[i] = reinterpret_cast<float *>(b.host);
     } else {
@@ -535,13 +578,23 @@ int bindDeviceArgs(tfc_context &ctx, int32_t s) {
   return 0;
 }
 
-/// After a GPU model's step: copies its output, if it has one, back to the
-/// caller (waiting for the device: the call's one synchronisation).
+/// After a GPU model's step: copies its staged slices back, and its output,
+/// if it has one, to the caller (waiting for the device: the call's one
+/// synchronisation).
 int readDeviceOutputs(tfc_context &ctx, int32_t s) {
   const tfc_model *m = ctx.model;
   const tfc_step &step = m->steps[s];
   for (int32_t a = 0; a < step.num_args; ++a) {
     size_t i = size_t(step.first_arg + a);
+    if (ctx.argStaged[i] > 0) {
+      int rc = tfc::deviceCopy(ctx.argStaging[i], ctx.argMemory[i],
+                               ctx.argStaged[i]);
+      ctx.argStaged[i] = 0;
+      // Staged again when the step next runs.
+      ctx.buffers[i].host = ctx.argSlice[i];
+      if (rc != 0)
+        return rc;
+    }
     if (!ctx.pendingOutput[i])
       continue;
     float *host = ctx.pendingOutput[i];
@@ -572,6 +625,8 @@ int callStep(tfc_context &ctx, int32_t s, char *error, size_t size) {
   }
   int64_t start = ctx.profiling ? nowNs() : 0;
   int rc = kernel.fn(ctx.argv.data() + step.first_arg);
+  if (rc != 0 && ctx.device) // let what was queued settle
+    tfc::deviceSync(ctx.deviceArena);
   // Kernels run asynchronously on a device: a profile waits for each.
   if (rc == 0 && ctx.device && ctx.profiling)
     rc = tfc::deviceSync(ctx.deviceArena);
@@ -633,6 +688,30 @@ bool perSequence(const tfc_model &m, int32_t s) {
 
 extern "C" {
 
+namespace {
+
+/// Where the native tensors of a model come from: a file (streamWeights) or
+/// the random initialiser; each goes to the sink.
+using TensorSource = std::function<bool(const tfc::ModelSpec &,
+                                        const tfc::NativeSink &,
+                                        std::string &)>;
+
+/// The model's embedded spec, or an error.
+std::optional<tfc::ModelSpec> embeddedSpec(const tfc_model *model,
+                                           std::string &error) {
+  return tfc::parseSpecString(
+      model->spec_yaml,
+      std::string(model->name ? model->name : "model") + " (embedded spec)",
+      error);
+}
+
+tfc_weights *buildWeights(const tfc_model *model, const tfc::ModelSpec &spec,
+                          const std::string &where,
+                          const TensorSource &source, char *err,
+                          size_t err_size);
+
+} // namespace
+
 tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
                               char *err, size_t err_size) {
   std::string error;
@@ -644,10 +723,7 @@ tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
     setError(err, err_size, "weights path is NULL");
     return nullptr;
   }
-  std::optional<tfc::ModelSpec> spec = tfc::parseSpecString(
-      model->spec_yaml,
-      std::string(model->name ? model->name : "model") + " (embedded spec)",
-      error);
+  std::optional<tfc::ModelSpec> spec = embeddedSpec(model, error);
   if (!spec) {
     setError(err, err_size, error);
     return nullptr;
@@ -665,6 +741,47 @@ tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
     if (std::optional<tfc::WeightLayout> seen = tfc::detectLayout(*file))
       layout = *seen;
   }
+  std::string file = path;
+  return buildWeights(
+      model, *spec, file,
+      [&](const tfc::ModelSpec &s, const tfc::NativeSink &sink,
+          std::string &e) { return tfc::streamWeights(s, file, layout, sink, e); },
+      err, err_size);
+}
+
+tfc_weights *tfc_weights_random(const tfc_model *model, uint64_t seed,
+                                char *err, size_t err_size) {
+  std::string error;
+  if (!checkPlan(model, error)) {
+    setError(err, err_size, error);
+    return nullptr;
+  }
+  std::optional<tfc::ModelSpec> spec = embeddedSpec(model, error);
+  if (!spec) {
+    setError(err, err_size, error);
+    return nullptr;
+  }
+  return buildWeights(
+      model, *spec, "random weights (seed " + std::to_string(seed) + ")",
+      [seed](const tfc::ModelSpec &s, const tfc::NativeSink &sink,
+             std::string &e) {
+        for (auto &[name, tensor] : tfc::initWeights(s, seed))
+          if (!sink(name, std::move(tensor), e))
+            return false;
+        return true;
+      },
+      err, err_size);
+}
+
+namespace {
+
+tfc_weights *buildWeights(const tfc_model *model, const tfc::ModelSpec &specRef,
+                          const std::string &where,
+                          const TensorSource &source, char *err,
+                          size_t err_size) {
+  std::string error;
+  const tfc::ModelSpec *spec = &specRef;
+  const char *path = where.c_str();
   // Each plan weight's storage form and size come from the manifest's
   // shapes, so the storage is allocated before the file is read; then the
   // file's tensors stream through one at a time (streamWeights holds one in
@@ -707,8 +824,8 @@ tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
     return nullptr;
   }
   weights->tensors.resize(size_t(model->num_weights));
-  bool ok = tfc::streamWeights(
-      *spec, path, layout,
+  bool ok = source(
+      *spec,
       [&](const std::string &name, tfc::RefTensor &&t, std::string &e) {
         auto [first, last] = readers.equal_range(name);
         for (auto r = first; r != last; ++r) {
@@ -754,6 +871,8 @@ tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
   }
   return weights.release();
 }
+
+} // namespace
 
 void tfc_weights_free(tfc_weights *weights) { delete weights; }
 
@@ -840,7 +959,14 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
     case TFC_ARG_WEIGHT: {
       b.host = static_cast<uint8_t *>(weights->tensors[size_t(a.index)]);
       const tfc_weight_info &info = model->weights[a.index];
-      if (!info.scales && info.dtype == TFC_DTYPE_F16) {
+      bool half = !info.scales && (info.dtype == TFC_DTYPE_F16 ||
+                                   info.dtype == TFC_DTYPE_BF16);
+      if (half && model->device_interface) {
+        // GPU kernels read 16-bit weights as their bits (uint16) and
+        // decode them with integer operations.
+        b.type.code = halide_type_uint;
+        b.type.bits = 16;
+      } else if (!info.scales && info.dtype == TFC_DTYPE_F16) {
         b.type.bits = 16;
       } else if (!info.scales && info.dtype == TFC_DTYPE_BF16) {
         b.type.code = halide_type_bfloat;
@@ -874,6 +1000,9 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
     // their size at max_seq; arena and cache slices are crops, made when
     // a step first runs (bindDeviceArgs).
     ctx->argMemory.resize(size_t(count));
+    ctx->argStaging.resize(size_t(count));
+    ctx->argStaged.assign(size_t(count), 0);
+    ctx->argSlice.assign(size_t(count), nullptr);
     ctx->pendingOutput.assign(size_t(count), nullptr);
     for (int64_t i = 0; i < count; ++i) {
       const tfc_arg &a = model->args[i];

@@ -53,6 +53,8 @@ struct Options {
   int64_t batch = 1; // sequences decoded together (--batch)
   uint64_t seed = 0;
   int threads = 0;
+  int device = -1;                // --device N (GPU models)
+  int64_t randomWeights = -1;     // --random-weights SEED instead of a file
   bool bench = false, profile = false, help = false;
   int64_t benchTokens = 0; // 0: the given tokens, or min(512, max_seq)
   int64_t benchRuns = 10;
@@ -126,8 +128,14 @@ void printUsage(const char *prog, const tfc_model *m, FILE *out) {
       "  --tokens \"IDS\"       token ids, separated by spaces or commas\n"
       "  --dump-logits FILE   write the output as raw little-endian f32 "
       "[N, %" PRId64 "]\n"
+      "  --random-weights S   deterministic random weights (tfc init-weights "
+      "--seed S)\n"
+      "                       instead of --weights\n"
       "  --threads T          Halide threads (0 = number of cores, the "
       "default)\n"
+      "  --device N           GPU models: the device to run on (default: "
+      "HL_GPU_DEVICE,\n"
+      "                       else the last one)\n"
       "  --bench              time forward passes: a warm-up, then R runs\n"
       "  --bench-tokens N     benchmark N random token ids (fixed seed)\n"
       "  --bench-runs R       timed runs (default 10)\n"
@@ -252,7 +260,8 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
                arg == "--stop-token" || arg == "--dump-decode-logits" ||
                arg == "--prompt" || arg == "--tokenizer-dir" ||
                arg == "--batch" || arg == "--bench-decode" ||
-               arg == "--source") {
+               arg == "--source" || arg == "--device" ||
+               arg == "--random-weights") {
       if (!takeValue())
         return usage(arg + " needs a value");
       int64_t v;
@@ -323,6 +332,16 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
         if (value.empty())
           return usage("--dump-logits needs a file name");
         opt.dumpLogits = value;
+      } else if (arg == "--device") {
+        if (!parseInt(value, 0, 1024, v))
+          return usage("--device: expected a device index in [0, 1024], "
+                       "found '" + value + "'");
+        opt.device = int(v);
+      } else if (arg == "--random-weights") {
+        if (!parseInt(value, 0, INT64_MAX, v))
+          return usage("--random-weights: expected a seed >= 0, found '" +
+                       value + "'");
+        opt.randomWeights = v;
       } else if (arg == "--threads") {
         if (!parseInt(value, 0, 1024, v))
           return usage("--threads: expected an integer in [0, 1024], found '" +
@@ -346,8 +365,10 @@ bool parseArgs(int argc, char **argv, Options &opt, Failure &fail) {
   }
   if (opt.help)
     return true;
-  if (opt.weights.empty())
-    return usage("--weights is required");
+  if (opt.weights.empty() && opt.randomWeights < 0)
+    return usage("--weights is required (or --random-weights SEED)");
+  if (!opt.weights.empty() && opt.randomWeights >= 0)
+    return usage("--weights and --random-weights: give one of them");
   if (opt.haveTokens && opt.havePrompt)
     return usage("--tokens and --prompt: give one of them");
   if (!opt.texts.empty() && (opt.haveTokens || opt.havePrompt))
@@ -814,7 +835,19 @@ int embedTexts(const Options &opt, const tfc_model *m, tfc_context *ctx,
 bool openModel(const Options &opt, const tfc_model *m, tfc_weights *&w,
                tfc_context *&ctx, Failure &fail) {
   char err[1024];
-  w = tfc_weights_load(m, opt.weights.c_str(), err, sizeof err);
+  if (opt.device >= 0) {
+    if (!tfc_device_api(m)) {
+      fail = {2, std::string("--device: model '") + m->name +
+                     "' was compiled for the CPU (" +
+                     (m->target ? m->target : "?") +
+                     "); compile it with --target opencl or cuda"};
+      return false;
+    }
+    tfc_select_device(opt.device);
+  }
+  w = opt.randomWeights >= 0
+          ? tfc_weights_random(m, uint64_t(opt.randomWeights), err, sizeof err)
+          : tfc_weights_load(m, opt.weights.c_str(), err, sizeof err);
   if (!w) {
     fail = {1, err};
     return false;

@@ -72,6 +72,11 @@ typedef struct tfc_context tfc_context;
 tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
                               char *err, size_t err_size);
 void tfc_weights_free(tfc_weights *weights);
+/* Deterministic random weights, the values `tfc init-weights SPEC --seed
+ * SEED` writes, for benchmarks and checks with no weights file at hand (a
+ * machine the file is too large to carry to). NULL on error. */
+tfc_weights *tfc_weights_random(const tfc_model *model, uint64_t seed,
+                                char *err, size_t err_size);
 
 /* A context: the activation arena (sized for max_seq) and the thread count
  * (0 = the number of cores). The first context fixes the kernels' thread

@@ -34,9 +34,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <set>
 #include <sstream>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace tfc {
@@ -528,7 +530,7 @@ KernelBuilder::Product KernelBuilder::product(const std::string &name, Func a,
   Expr lastCol = static_cast<int>(w.cols - 1);
   if ((w.panel > 0 && w.cols % w.panel != 0) || gpu)
     init = Internal::substitute(c.name(), min(c, lastCol), init);
-  Expr wc = gpu ? min(c, lastCol) : c;
+  Expr wc = gpu ? min(c, lastCol) : c; // the column a weight read uses
   // The bias and residual start the accumulator. A tile computes all its
   // rows (tileProducts): those past the call's last read its last row.
   p.prod(c, n) =
@@ -556,10 +558,17 @@ KernelBuilder::Product KernelBuilder::product(const std::string &name, Func a,
   }
   if (!gpu)
     p.prod(c, n) += p.packed(n % tileRows, p.r, n / tileRows) * w.at(c, p.r);
+  p.weights = w.data;
+  if (gpu) {
+    // The GPU's decode differs in its schedule only (gpuProducts): Halide
+    // keeps a one-row Func computed in the many-row branch of a GPU kernel,
+    // whose select it does not simplify there.
+    p.value = p.prod(c, n);
+    return p;
+  }
   // The one-row product: the same sum over row 0, without a row dimension,
   // so that its tile can be wider (tileProducts).
   p.one = Func(name + "_one");
-  p.weights = w.data;
   p.one(c) = Internal::substitute(n.name(), Expr(0), init);
   if (w.scale) {
     // int8: each group's sum before its scale, so that a weight costs a
@@ -697,10 +706,10 @@ void KernelBuilder::tileProducts(Func out, int64_t outCols,
 /// GPU matrix products. Prefill: a block of 16 x 8 threads computes 64
 /// columns by 32 rows, each thread a register tile of 4 columns by 4 rows
 /// whose sum over the input runs in the thread (rows and weights through
-/// the cache). Decode (one row, a specialization): a matrix-vector product,
-/// a thread per column and a block per kGpuColumnsPerBlock columns, so the
-/// threads of a warp read adjacent weights of each input row. int8 sums
-/// each group before its scale, as on the CPU.
+/// the cache). Decode (one row, a specialization of the same product): a
+/// matrix-vector product, a thread per column and a block per
+/// kGpuColumnsPerBlock columns, so the threads of a warp read adjacent
+/// weights of each input row.
 constexpr int kGpuTileCols = 4, kGpuTileRows = 4;
 constexpr int kGpuThreadsX = 16, kGpuThreadsY = 8;
 constexpr int kGpuColumnsPerBlock = 128;
@@ -725,12 +734,10 @@ void KernelBuilder::gpuProducts(Func out, int64_t outCols,
       .gpu_threads(ct, nt)
       .unroll(cr)
       .unroll(nr);
+  // The thread's sums: a 4 x 4 tile in registers, or (decode) one column.
   for (Product p : prods) {
     p.prod.compute_at(out, ct).unroll(c).unroll(n);
     p.prod.update().reorder(c, n, p.r.x).unroll(c).unroll(n);
-    p.one.compute_at(out, ct);
-    if (p.oneGroup.defined())
-      p.oneGroup.compute_at(p.one, p.rOne.x);
   }
 }
 
@@ -1617,6 +1624,42 @@ bool compileHalideRuntime(const Target &target, const std::string &objectPath,
   });
 }
 
+namespace {
+
+/// The kernel's loop nest (Pipeline::print_loop_nest, which writes to
+/// Halide's debug stream, std::cerr: file descriptor 2 is pointed at a
+/// scratch file meanwhile).
+bool loopNest(const KernelDesc &desc, const Target &target, std::string &nest,
+              std::string &error) {
+  std::optional<BuiltKernel> k = buildKernel(desc, target, error);
+  if (!k)
+    return false;
+  ScratchDir dir;
+  std::string file = dir.path.empty() ? "" : dir.file("nest.txt");
+  int fd = file.empty() ? -1 : open(file.c_str(), O_WRONLY | O_CREAT, 0600);
+  if (fd < 0) {
+    error = "kernel " + desc.symbol() + ": cannot create a scratch file";
+    return false;
+  }
+  std::fflush(stderr);
+  int saved = dup(2);
+  dup2(fd, 2);
+  close(fd);
+  bool ok = guardedHalide("kernel " + desc.symbol(), error,
+                          [&] { k->pipeline.print_loop_nest(); });
+  std::cerr.flush();
+  std::fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  std::ifstream in(file);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  nest = ss.str();
+  return ok;
+}
+
+} // namespace
+
 bool kernelText(const KernelDesc &desc, const Target &target,
                 const std::string &what, std::string &text,
                 std::string &error) {
@@ -1666,6 +1709,16 @@ bool kernelText(const KernelDesc &desc, const Target &target,
   std::ostringstream ss;
   ss << in.rdbuf();
   text = ss.str();
+  if (what == "stmt" && target.has_gpu_feature()) {
+    // A GPU target's statement is the host side (kernel launches) with the
+    // device code as a buffer: the loop nest, with its GPU block and thread
+    // loops, comes first. Halide prints it to stdout only.
+    std::string nest;
+    if (!loopNest(desc, target, nest, error))
+      return false;
+    text.erase(std::remove(text.begin(), text.end(), '\0'), text.end());
+    text = "// loop nest\n" + nest + "\n// host statement\n" + text;
+  }
   if (marker) {
     size_t at = text.find(marker);
     if (at == std::string::npos) {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <sstream>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -295,6 +296,12 @@ bool compileModel(const Plan &plan, const std::string &specYaml,
     for (const std::string &f : sanitizerFlags())
       link.push_back(f);
     for (const char *f : {"-lpthread", "-ldl", "-lm"})
+      link.push_back(f);
+    // TFC_LINK_FLAGS: more flags for the executable's link, split at
+    // spaces (e.g. -static-libstdc++ -static-libgcc for an executable that
+    // must run on a machine with another C++ runtime).
+    std::istringstream extra(envOr("TFC_LINK_FLAGS", ""));
+    for (std::string f; extra >> f;)
       link.push_back(f);
     if (!runTool(link, error) || !exe.commit(0777, error))
       return false;

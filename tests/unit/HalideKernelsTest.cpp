@@ -905,8 +905,62 @@ TEST(HalideKernelsAOT, KernelTextNamesThePipeline) {
   EXPECT_NE(text.find("define"), std::string::npos);
   EXPECT_NE(text.find(d.symbol()), std::string::npos);
   EXPECT_FALSE(kernelText(d, hostTarget(), "ptx", text, error));
-  EXPECT_EQ(error,
-            "kernel text kind 'ptx' is unknown (expected stmt, llvm or asm)");
+  EXPECT_EQ(error, "--emit=ptx needs --target cuda");
+  EXPECT_FALSE(kernelText(d, hostTarget(), "sass", text, error));
+  EXPECT_EQ(error, "kernel text kind 'sass' is unknown (expected stmt, llvm, "
+                   "asm, ptx or opencl)");
+}
+
+// GPU targets: the device code is taken out of the kernel's object file
+// whole (PTX for CUDA, OpenCL C for OpenCL), each with its kernel entries.
+TEST(HalideKernelsAOT, DeviceCodeOfGpuTargets) {
+  std::string error, text;
+  KernelDesc d = smallProj();
+  Halide::Target cuda = hostTarget()
+                            .with_feature(Halide::Target::CUDA)
+                            .with_feature(Halide::Target::CUDACapability86);
+  ASSERT_TRUE(kernelText(d, cuda, "ptx", text, error)) << error;
+  EXPECT_EQ(text.find("//"), 0u) << text.substr(0, 200);
+  EXPECT_NE(text.find(".version"), std::string::npos);
+  EXPECT_NE(text.find(".target sm_86"), std::string::npos);
+  EXPECT_NE(text.find(".entry"), std::string::npos);
+  EXPECT_EQ(text.find('\0'), std::string::npos);
+  Halide::Target opencl = hostTarget().with_feature(Halide::Target::OpenCL);
+  ASSERT_TRUE(kernelText(d, opencl, "opencl", text, error)) << error;
+  EXPECT_EQ(text.find("/*OpenCL C"), 0u) << text.substr(0, 200);
+  EXPECT_NE(text.find("__kernel void"), std::string::npos);
+  EXPECT_FALSE(kernelText(d, opencl, "ptx", text, error));
+}
+
+// Halide 14's link_modules keeps one module's device code: GPU kernels are
+// written one object each, and the one-object entry refuses GPU targets.
+TEST(HalideKernelsAOT, GpuKernelsGetAnObjectEach) {
+  std::string error;
+  Halide::Target opencl = hostTarget().with_feature(Halide::Target::OpenCL);
+  std::vector<std::string> objects;
+  ASSERT_TRUE(compileKernelObjects({smallProj(), smallAttention(), smallProj()},
+                                   opencl, tempPath("gpu.o"), objects, error))
+      << error;
+  ASSERT_EQ(objects.size(), 2u);
+  EXPECT_EQ(objects[0], tempPath("gpu.0.o"));
+  EXPECT_EQ(objects[1], tempPath("gpu.1.o"));
+  for (const std::string &o : objects) {
+    std::ifstream in(o, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+    EXPECT_EQ(bytes.substr(0, 4), "\x7f" "ELF") << o;
+    EXPECT_NE(bytes.find("/*OpenCL C"), std::string::npos) << o;
+  }
+  EXPECT_FALSE(compileKernelsObject({smallProj()}, opencl, tempPath("g.o"),
+                                    error));
+  EXPECT_NE(error.find("GPU kernels need an object each"), std::string::npos)
+      << error;
+  objects.clear();
+  ASSERT_TRUE(compileKernelObjects({smallProj(), smallAttention()},
+                                   hostTarget(), tempPath("cpu.o"), objects,
+                                   error))
+      << error;
+  EXPECT_EQ(objects, std::vector<std::string>{tempPath("cpu.o")});
 }
 
 TEST(HalideKernelsErrors, BadTargetString) {
@@ -920,6 +974,16 @@ TEST(HalideKernelsErrors, BadTargetString) {
   ASSERT_TRUE(avx2) << error;
   EXPECT_TRUE(avx2->has_feature(Halide::Target::AVX2));
   EXPECT_TRUE(avx2->has_feature(Halide::Target::NoRuntime));
+  // GPU targets: OpenCL and CUDA have schedules; other device APIs do not.
+  EXPECT_TRUE(parseKernelTarget("x86-64-linux-avx2-opencl", error)) << error;
+  EXPECT_TRUE(parseKernelTarget("x86-64-linux-cuda", error)) << error;
+  EXPECT_FALSE(parseKernelTarget("x86-64-osx-metal", error));
+  EXPECT_NE(error.find("has a device API tfc has no schedules for"),
+            std::string::npos)
+      << error;
+  EXPECT_FALSE(parseKernelTarget("x86-64-linux-opencl-cuda", error));
+  EXPECT_NE(error.find("names both opencl and cuda"), std::string::npos)
+      << error;
 }
 
 TEST(HalideKernelsErrors, InconsistentDescriptor) {

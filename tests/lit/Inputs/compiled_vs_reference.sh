@@ -3,9 +3,10 @@
 # weights in LAYOUT, and compares the executable's logits with the
 # reference interpreter's at N = 1, 7 and 64 tokens.
 set -euo pipefail
+# TFC_TARGET: the --target to compile for (default cpu).
 spec=$1 layout=$2 t=$3
 here=$(dirname "$0")
-tfc compile "$spec" -o "$t.exe"
+tfc compile "$spec" --target "${TFC_TARGET:-cpu}" -o "$t.exe"
 tfc init-weights "$spec" -o "$t.safetensors" --seed 5 --layout "$layout"
 cols=$(tfc --emit=plan "$spec" | sed -n 's/^output: \[N, \([0-9]*\)\]$/\1/p')
 for n in 1 7 64; do

@@ -5,10 +5,11 @@
 # against the same executable's full forward pass over the prefix
 # (many-row calls): compare_logits.py's 1e-4 tolerance.
 set -euo pipefail
+# TFC_TARGET: the --target to compile for (default cpu).
 spec=$1 t=$2
 shift 2
 here=$(dirname "$0")
-tfc compile "$spec" "$@" -o "$t.exe" 2> /dev/null
+tfc compile "$spec" --target "${TFC_TARGET:-cpu}" "$@" -o "$t.exe" 2> /dev/null
 tfc init-weights "$spec" -o "$t.safetensors" --seed 9 2> /dev/null
 cols=$(tfc --emit=plan "$spec" | sed -n 's/^output: \[N, \([0-9]*\)\]$/\1/p')
 prompt="3 1 4 1 5 9 2 6"

@@ -5,9 +5,10 @@
 # reference interpreter over prompt + generated tokens and compares each
 # step's logits with the matching row.
 set -euo pipefail
+# TFC_TARGET: the --target to compile for (default cpu).
 spec=$1 layout=$2 t=$3
 here=$(dirname "$0")
-tfc compile "$spec" -o "$t.exe"
+tfc compile "$spec" --target "${TFC_TARGET:-cpu}" -o "$t.exe"
 tfc init-weights "$spec" -o "$t.safetensors" --seed 9 --layout "$layout"
 cols=$(tfc --emit=plan "$spec" | sed -n 's/^output: \[N, \([0-9]*\)\]$/\1/p')
 for prompt in "7" "3 1 4 1 5 9 2 6"; do

@@ -7,10 +7,11 @@
 # the cached cross-attention keys must give, at every step, the logits of
 # the reference over the same target prefix.
 set -euo pipefail
+# TFC_TARGET: the --target to compile for (default cpu).
 spec=$1 t=$2
 shift 2
 here=$(dirname "$0")
-tfc compile "$spec" -o "$t.exe"
+tfc compile "$spec" --target "${TFC_TARGET:-cpu}" -o "$t.exe"
 tfc init-weights "$spec" -o "$t.safetensors" --seed 6
 cols=$(tfc --emit=plan "$spec" | sed -n 's/^output: \[N, \([0-9]*\)\]$/\1/p')
 ids() { python3 -c "print(' '.join(str(($2 * i + $3) % 64) for i in range($1)))"; }

@@ -5,10 +5,11 @@
 # attended to, once with token types (when the spec has them) and the last
 # third of the tokens masked as padding.
 set -euo pipefail
+# TFC_TARGET: the --target to compile for (default cpu).
 spec=$1 layout=$2 t=$3
 shift 3
 here=$(dirname "$0")
-tfc compile "$spec" -o "$t.exe"
+tfc compile "$spec" --target "${TFC_TARGET:-cpu}" -o "$t.exe"
 tfc init-weights "$spec" -o "$t.safetensors" --seed 5 --layout "$layout"
 cols=$(tfc --emit=plan "$spec" | sed -n 's/^output: \[N, \([0-9]*\)\]$/\1/p')
 types=$(tfc --emit=spec "$spec" | sed -n 's/^ *type_vocab: *\([0-9]*\)$/\1/p')

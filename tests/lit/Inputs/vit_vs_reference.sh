@@ -3,9 +3,10 @@
 # weights in LAYOUT and a raw f32 image of the spec's size, and compares the
 # executable's logits with the reference interpreter's.
 set -euo pipefail
+# TFC_TARGET: the --target to compile for (default cpu).
 spec=$1 layout=$2 t=$3
 here=$(dirname "$0")
-tfc compile "$spec" -o "$t.exe"
+tfc compile "$spec" --target "${TFC_TARGET:-cpu}" -o "$t.exe"
 tfc init-weights "$spec" -o "$t.safetensors" --seed 5 --layout "$layout"
 read -r h w c classes < <(tfc --emit=spec "$spec" | python3 -c "
 import sys, re
