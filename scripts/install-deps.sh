@@ -9,6 +9,9 @@ PACKAGES=(
   libhalide14-0-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libstb-dev
   python3 nodejs
+  # The GPU target's tests: OpenCL on the CPU (POCL), and the ICD loader
+  # whose libOpenCL.so Halide's OpenCL runtime opens.
+  pocl-opencl-icd ocl-icd-libopencl1 ocl-icd-opencl-dev clinfo
 )
 # npm fetches GPT-2's tokenizer files (scripts/fetch-gpt2-tokenizer.sh).
 # Debian packages it apart from nodejs; other node distributions (nodesource)

@@ -335,6 +335,11 @@ bool kernelOptions(KernelOptions &options, std::string &error) {
       return false;
     options.vectorFloats = std::max(1, t->natural_vector_size<float>());
   }
+  if (!tuningPath.empty() && !deviceApiOf(resolved).empty()) {
+    error = "--tuning: a tuning file holds CPU schedule choices; GPU "
+            "targets have fixed schedules (docs/gpu.md)";
+    return false;
+  }
   if (!tuningPath.empty() &&
       !readTuningFile(tuningPath, options.tuning, error))
     return false;

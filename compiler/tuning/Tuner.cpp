@@ -699,6 +699,15 @@ bool tunePlan(const Plan &plan, const std::string &targetText,
   std::optional<Halide::Target> target = parseKernelTarget(resolved, error);
   if (!target)
     return false;
+  if (target->has_gpu_feature()) {
+    // Candidates run through Halide's JIT, and a JIT-compiled OpenCL
+    // pipeline crashes next to POCL's own LLVM; GPU schedules are not
+    // tuned yet.
+    error = "tune: --target " + targetText +
+            ": GPU targets are not tuned (their schedules are fixed, "
+            "docs/gpu.md); compile without --tuning";
+    return false;
+  }
   Halide::Target host = Halide::get_host_target();
   // The JIT runs the target's instructions here: an ISA extension the
   // host lacks would be an illegal instruction, not an error.
