@@ -179,6 +179,15 @@ bool checkPlan(const tfc_model *m, std::string &error) {
             std::to_string(m->num_source_steps) + ", or a NULL table)";
     return false;
   }
+  if ((m->device_interface != nullptr) != (m->device_api != nullptr) ||
+      (m->device_api && std::strcmp(m->device_api, "opencl") != 0 &&
+       std::strcmp(m->device_api, "cuda") != 0)) {
+    error = where + "device_api '" +
+            (m->device_api ? m->device_api : "(null)") +
+            "' and its device interface must be given together, for opencl "
+            "or cuda";
+    return false;
+  }
   for (int32_t w = 0; w < m->num_weights; ++w) {
     const tfc_weight_info &info = m->weights[w];
     bool ok = info.name && info.rank >= 1 && info.rank <= TFC_MAX_RANK &&
@@ -625,8 +634,18 @@ int callStep(tfc_context &ctx, int32_t s, char *error, size_t size) {
   }
   int64_t start = ctx.profiling ? nowNs() : 0;
   int rc = kernel.fn(ctx.argv.data() + step.first_arg);
-  if (rc != 0 && ctx.device) // let what was queued settle
+  if (rc != 0 && ctx.device) {
+    // Let what was queued settle; nothing of the step is copied back, and
+    // its staged slices are bound again from their pointers next time.
     tfc::deviceSync(ctx.deviceArena);
+    for (int32_t a = 0; a < step.num_args; ++a) {
+      size_t i = size_t(step.first_arg + a);
+      if (ctx.argStaged[i] > 0)
+        ctx.buffers[i].host = ctx.argSlice[i];
+      ctx.argStaged[i] = 0;
+      ctx.pendingOutput[i] = nullptr;
+    }
+  }
   // Kernels run asynchronously on a device: a profile waits for each.
   if (rc == 0 && ctx.device && ctx.profiling)
     rc = tfc::deviceSync(ctx.deviceArena);

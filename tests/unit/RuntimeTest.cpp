@@ -484,6 +484,20 @@ TEST(Runtime, MalformedPlansAreRejectedAtLoad) {
               std::string::npos);
   }
   {
+    // A GPU plan names its device API and Halide's interface together.
+    MockPlan plan;
+    plan.model.device_api = "opencl";
+    EXPECT_EQ(loadError(&plan.model, path),
+              "model 'mock-decoder': plan: device_api 'opencl' and its device "
+              "interface must be given together, for opencl or cuda");
+    plan.model.device_api = "metal";
+    plan.model.device_interface = [] {
+      return static_cast<const halide_device_interface_t *>(nullptr);
+    };
+    EXPECT_NE(loadError(&plan.model, path).find("device_api 'metal'"),
+              std::string::npos);
+  }
+  {
     MockPlan plan;
     plan.model.plan_version = 99;
     EXPECT_EQ(loadError(&plan.model, path),
@@ -878,7 +892,7 @@ TEST(RuntimeMain, UsageErrorsExit2) {
     std::vector<std::string> args;
     std::string message;
   } cases[] = {
-      {{"--tokens", "1"}, "--weights is required"},
+      {{"--tokens", "1"}, "--weights is required (or --random-weights SEED)"},
       {{"--weights", w}, "--tokens or --prompt is required (or --bench)"},
       {{"--weights", w, "--tokens", "1", "--threads", "-1"},
        "--threads: expected an integer in [0, 1024], found '-1'"},

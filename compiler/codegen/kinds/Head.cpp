@@ -17,8 +17,8 @@ BuiltKernel KernelBuilder::head() {
   Func xn = d.norm == KernelNorm::None ? wrap(x, "xin")
                                        : normRows(x, D, *gamma, beta, "xn");
   Func logits("logits");
-  if (!d.tied) {
-    Matrix w = matrix("w", D, V);
+  // logits = xn w through the shared matrix product and its schedules.
+  auto viaProduct = [&](const Matrix &w) {
     Product prod = product("prod", xn, D, w, Expr(0.0f));
     logits(c, n) = prod.value;
     constrainOutput(logits, V);
@@ -26,7 +26,9 @@ BuiltKernel KernelBuilder::head() {
       scheduleNormPrologue(xn, D);
     tileProducts(logits, V, {prod});
     return finish({logits});
-  }
+  };
+  if (!d.tied)
+    return viaProduct(matrix("w", D, V));
   // Tied: w is the token embedding [V, D]; each logit is a dot product of
   // two contiguous rows. Lanes accumulate strided slices (partial), then add
   // up, so both operands load as dense vectors.
@@ -37,13 +39,7 @@ BuiltKernel KernelBuilder::head() {
     m.data = w;
     m.cols = V;
     m.transposed = true;
-    Product prod = product("prod", xn, D, m, Expr(0.0f));
-    logits(c, n) = prod.value;
-    constrainOutput(logits, V);
-    if (d.norm != KernelNorm::None)
-      scheduleNormPrologue(xn, D);
-    tileProducts(logits, V, {prod});
-    return finish({logits});
+    return viaProduct(m);
   }
   int lanes = dividingWidth(D, vec);
   Var u("u");
