@@ -868,6 +868,10 @@ tfc_weights *buildWeights(const tfc_model *model, const tfc::ModelSpec &specRef,
     // A GPU model: every weight goes to the device once, here; the host
     // copy is freed.
     halide_set_error_handler(recordHalideError);
+    // The kernels' temporaries (a norm's statistics, the decode products'
+    // slices, ...) are device allocations per call: Halide keeps freed ones
+    // for reuse instead of returning each to the driver.
+    halide_reuse_device_allocations(nullptr, true);
     weights->device = model->device_interface();
     weights->onDevice.resize(size_t(model->num_weights));
     for (int32_t w = 0; w < model->num_weights; ++w) {

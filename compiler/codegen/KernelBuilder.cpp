@@ -177,10 +177,27 @@ KernelBuilder::Product KernelBuilder::product(const std::string &name, Func a,
     p.prod(c, n) += p.packed(n % tileRows, p.r, n / tileRows) * w.at(c, p.r);
   p.weights = w.data;
   if (gpu) {
-    // The GPU's decode differs in its schedule only (gpuProducts): Halide
-    // keeps a one-row Func computed in the many-row branch of a GPU kernel,
-    // whose select it does not simplify there.
-    p.value = p.prod(c, n);
+    // Decode on the GPU splits the sum over the input (split-K): `part`
+    // holds row 0's sum over each of `slices` slices of the input, computed
+    // at root by a thread per column and slice, and `one` adds the slices
+    // up where the output is stored. The slices are computed in every call
+    // (Halide does not drop them from the many-row branch), which costs a
+    // prefill of N rows 1/N more product work; a decode step gets `slices`
+    // times the threads of a column-per-thread product.
+    int slices = 1;
+    while (slices < 16 && in % (slices * 2) == 0 && in / (slices * 2) >= 64)
+      slices *= 2;
+    int chunk = static_cast<int>(in / slices);
+    Var u("u");
+    RDom rk(0, chunk, name + "_kp");
+    p.part = Func(name + "_part");
+    p.part(c, u) = 0.0f;
+    p.part(c, u) += a(u * chunk + rk, 0) * w.at(wc, u * chunk + rk);
+    p.rOne = RDom(0, slices, name + "_slices");
+    p.one = Func(name + "_one");
+    p.one(c) = Internal::substitute(n.name(), Expr(0), init);
+    p.one(c) += p.part(c, p.rOne);
+    p.value = select(oneRow, p.one(c), p.prod(c, n));
     return p;
   }
   // The one-row product: the same sum over row 0, without a row dimension,
@@ -323,10 +340,11 @@ void KernelBuilder::tileProducts(Func out, int64_t outCols,
 /// GPU matrix products. Prefill: a block of 16 x 8 threads computes 64
 /// columns by 32 rows, each thread a register tile of 4 columns by 4 rows
 /// whose sum over the input runs in the thread (rows and weights through
-/// the cache). Decode (one row, a specialization of the same product): a
-/// matrix-vector product, a thread per column and a block per
-/// kGpuColumnsPerBlock columns, so the threads of a warp read adjacent
-/// weights of each input row.
+/// the cache). Decode (one row, a specialization): a matrix-vector product
+/// split over the input (product()'s slices), a thread per column and slice
+/// and a block per kGpuColumnsPerBlock columns, so the threads of a warp
+/// read adjacent weights of each input row; a second kernel adds a column's
+/// slices as it stores the output.
 constexpr int kGpuTileCols = 4, kGpuTileRows = 4;
 constexpr int kGpuThreadsX = 16, kGpuThreadsY = 8;
 constexpr int kGpuColumnsPerBlock = 128;
@@ -351,10 +369,18 @@ void KernelBuilder::gpuProducts(Func out, int64_t outCols,
       .gpu_threads(ct, nt)
       .unroll(cr)
       .unroll(nr);
-  // The thread's sums: a 4 x 4 tile in registers, or (decode) one column.
+  // The thread's sums: a 4 x 4 tile in registers; decode adds a column's
+  // slices (product()), each computed by a thread of its own at root.
   for (Product p : prods) {
     p.prod.compute_at(out, ct).unroll(c).unroll(n);
     p.prod.update().reorder(c, n, p.r.x).unroll(c).unroll(n);
+    p.one.compute_at(out, ct);
+    Func slices = p.part.in();
+    Var sc("sc"), st("st"), su("su"), sb("sb");
+    slices.compute_root()
+        .gpu_tile(c, Var("u"), sc, su, st, sb, cols, 1,
+                  TailStrategy::GuardWithIf);
+    p.part.compute_at(slices, st);
   }
 }
 

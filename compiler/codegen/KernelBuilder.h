@@ -282,6 +282,7 @@ private:
     Func prod, one;
     Func packed; // the rows of `a` in tiles: packed(i, k, t) = a(k, t*T + i)
     Func oneGroup; // int8: one group's unscaled sums, at one's group loop
+    Func part;     // GPU: row 0's sums over slices of the input (split-K)
     RDom r, rOne, rGroup;
     ImageParam weights; // the matrix's data
     Expr value; // at (c, n)
