@@ -180,6 +180,11 @@ bool resolveTarget(const std::string &target, std::string &resolved,
     error = "--target: " + error;
     return false;
   }
+  if (device == "cpu" && t->has_gpu_feature()) {
+    error = "--target " + target +
+            ": names a GPU API; use --target opencl or cuda";
+    return false;
+  }
   if (!device.empty() && device != "cpu" && t->has_gpu_feature()) {
     error = "--target " + target + ": give the host part only after '" +
             device + ":' (the device API is added)";
