@@ -99,22 +99,34 @@ Func KernelBuilder::normRows(Func x, int64_t width, ImageParam gamma,
     sq(n) = 0.0f;
     sq(n) += (x(r, n) - mean(n)) * (x(r, n) - mean(n));
     rstd(n) = 1.0f / Halide::sqrt(sq(n) * invWidth + eps);
-    y(c, n) = (x(c, n) - mean(n)) * rstd(n) * gamma(c) + (*beta)(c);
     sums = {sum, sq};
   } else {
     sq(n) = 0.0f;
     sq(n) += x(r, n) * x(r, n);
     rstd(n) = 1.0f / Halide::sqrt(sq(n) * invWidth + eps);
-    y(c, n) = x(c, n) * rstd(n) * gamma(c);
     sums = {sq};
   }
+  bool layer = d.norm == KernelNorm::Layer;
   if (gpu) {
-    // A thread per row sums it (the row's statistics at root, mean and
-    // rstd inlined into their readers).
-    for (Func s : sums)
-      gpuRoot(s, 1);
+    // One kernel computes a row's statistics (a thread per row, both sums
+    // in the thread), a second normalises (a thread per element).
+    Func stats(name + "_stats");
+    if (layer)
+      stats(n) = Tuple(mean(n), rstd(n));
+    else
+      stats(n) = rstd(n);
+    Expr m = layer ? Expr(stats(n)[0]) : Expr(0.0f);
+    Expr s = layer ? Expr(stats(n)[1]) : Expr(stats(n));
+    y(c, n) = layer ? (x(c, n) - m) * s * gamma(c) + (*beta)(c)
+                    : x(c, n) * s * gamma(c);
+    stats.compute_root();
+    gpuTile(stats, 64); // 64 rows a block
+    for (Func f : sums)
+      f.compute_at(stats, Var("ci"));
     return y;
   }
+  y(c, n) = layer ? (x(c, n) - mean(n)) * rstd(n) * gamma(c) + (*beta)(c)
+                  : x(c, n) * rstd(n) * gamma(c);
   if (d.norm == KernelNorm::Layer)
     mean.compute_at(y, n);
   rstd.compute_at(y, n);
