@@ -372,10 +372,10 @@ extern "C" void recordHalideError(void *, const char *msg) {
 
 std::once_flag halideSetup;
 
-/// Process-global state, set once by the first context: the kernels' thread pool
-/// (ThreadPool.h; a later count would change it for every context at
-/// once), Halide's error handler and the kernels' scratch allocator
-/// (Scratch.h).
+/// Process-global state, set once by the first context: the kernels'
+/// thread pool (ThreadPool.h; a later count would change it for every
+/// context at once), Halide's error handler and the kernels' scratch
+/// allocator (Scratch.h).
 void installHalideOnce(int threads) {
   std::call_once(halideSetup, [threads] {
     halide_set_error_handler(recordHalideError);
@@ -443,6 +443,7 @@ struct tfc_context {
   // OpenCL: a slice at an offset the device cannot take as a kernel
   // argument (kOpenCLAlign) is copied into the arg's staging block for the
   // step and back after it (argStaged: the bytes, 0 when not staged).
+  bool stageUnaligned = false; // an OpenCL device
   std::vector<tfc::DeviceMemory> argStaging;
   std::vector<int64_t> argStaged;
   std::vector<uint8_t *> argSlice; // a staged arg's (reserved) host pointer
@@ -555,8 +556,7 @@ int bindDeviceArgs(tfc_context &ctx, int32_t s) {
                        int64_t(sizeof(float));
       if (mem.parent != &whole || mem.offset != offset)
         rc = tfc::deviceCrop(whole, offset, mem);
-      if (rc == 0 && std::strcmp(m->device_api, "opencl") == 0 &&
-          offset % tfc::kOpenCLAlign != 0) {
+      if (rc == 0 && ctx.stageUnaligned && offset % tfc::kOpenCLAlign != 0) {
         // Read and written through an aligned block (the copies are
         // queued on the device like the kernel).
         int64_t bytes = boundBytes(b);
@@ -916,6 +916,8 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
   ctx->model = model;
   ctx->weights = weights;
   ctx->device = weights->device;
+  ctx->stageUnaligned =
+      ctx->device && std::strcmp(model->device_api, "opencl") == 0;
   if (ctx->device) {
     ctx->arena = reserveFloats(model->arena_floats, ctx->arenaBytes);
     ctx->cache = reserveFloats(model->cache_floats, ctx->cacheBytes);
