@@ -15,6 +15,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "tfc_runtime.h"
+#include "tfc_plan.h"
+#include "ApiError.h"
 #include "Device.h"
 #include "Scratch.h"
 #include "ThreadPool.h"
@@ -48,17 +50,6 @@
 namespace {
 
 constexpr size_t kAlign = 64; // bytes; a cache line, an AVX-512 row
-
-/// Copies `msg` into the caller's buffer, truncated to `size` - 1 bytes and
-/// always terminated; newlines become spaces so the message stays one line.
-void setError(char *err, size_t size, const std::string &msg) {
-  if (!err || size == 0)
-    return;
-  size_t n = std::min(msg.size(), size - 1);
-  for (size_t i = 0; i < n; ++i)
-    err[i] = msg[i] == '\n' ? ' ' : msg[i];
-  err[n] = '\0';
-}
 
 /// Zero-filled bytes, 64-byte aligned. A buffer of 2 MiB or more (weights,
 /// the arena, the KV cache) is aligned to 2 MiB and asks Linux for
@@ -376,12 +367,14 @@ std::once_flag halideSetup;
 /// thread pool (ThreadPool.h; a later count would change it for every
 /// context at once), Halide's error handler and the kernels' scratch
 /// allocator (Scratch.h).
-void installHalideOnce(int threads) {
+/// Returns the pool's thread count.
+int installHalideOnce(int threads) {
   std::call_once(halideSetup, [threads] {
     halide_set_error_handler(recordHalideError);
     tfc::installThreadPool(threads);
     tfc::installScratchAllocator();
   });
+  return tfc::installThreadPool(threads);
 }
 
 int64_t nowNs() {
@@ -707,6 +700,15 @@ bool perSequence(const tfc_model &m, int32_t s) {
 
 extern "C" {
 
+// The API's calls are thin wrappers (at the end of this file) that report a
+// failure through tfc_last_error(); these do the work and leave the
+// message in the context.
+static int impl_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
+                       float *output, int all_rows);
+static int impl_encode(tfc_context *ctx, const int32_t *tokens,
+                       const int32_t *types, const int32_t *mask, int64_t n,
+                       float *output);
+
 namespace {
 
 /// Where the native tensors of a model come from: a file (streamWeights) or
@@ -726,25 +728,23 @@ std::optional<tfc::ModelSpec> embeddedSpec(const tfc_model *model,
 
 tfc_weights *buildWeights(const tfc_model *model, const tfc::ModelSpec &spec,
                           const std::string &where,
-                          const TensorSource &source, char *err,
-                          size_t err_size);
+                          const TensorSource &source);
 
 } // namespace
 
-tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
-                              char *err, size_t err_size) {
+tfc_weights *tfc_weights_load(const tfc_model *model, const char *path) {
   std::string error;
   if (!checkPlan(model, error)) {
-    setError(err, err_size, error);
+    tfc::setLastError( error);
     return nullptr;
   }
   if (!path) {
-    setError(err, err_size, "weights path is NULL");
+    tfc::setLastError( "weights path is NULL");
     return nullptr;
   }
   std::optional<tfc::ModelSpec> spec = embeddedSpec(model, error);
   if (!spec) {
-    setError(err, err_size, error);
+    tfc::setLastError( error);
     return nullptr;
   }
   // The layout comes from the file's names or metadata; the spec's layout is
@@ -754,7 +754,7 @@ tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
     std::unique_ptr<tfc::SafetensorsFile> file =
         tfc::SafetensorsFile::open(path, error);
     if (!file) {
-      setError(err, err_size, error);
+      tfc::setLastError( error);
       return nullptr;
     }
     if (std::optional<tfc::WeightLayout> seen = tfc::detectLayout(*file))
@@ -764,20 +764,18 @@ tfc_weights *tfc_weights_load(const tfc_model *model, const char *path,
   return buildWeights(
       model, *spec, file,
       [&](const tfc::ModelSpec &s, const tfc::NativeSink &sink,
-          std::string &e) { return tfc::streamWeights(s, file, layout, sink, e); },
-      err, err_size);
+          std::string &e) { return tfc::streamWeights(s, file, layout, sink, e); });
 }
 
-tfc_weights *tfc_weights_random(const tfc_model *model, uint64_t seed,
-                                char *err, size_t err_size) {
+tfc_weights *tfc_weights_random(const tfc_model *model, uint64_t seed) {
   std::string error;
   if (!checkPlan(model, error)) {
-    setError(err, err_size, error);
+    tfc::setLastError( error);
     return nullptr;
   }
   std::optional<tfc::ModelSpec> spec = embeddedSpec(model, error);
   if (!spec) {
-    setError(err, err_size, error);
+    tfc::setLastError( error);
     return nullptr;
   }
   return buildWeights(
@@ -788,16 +786,14 @@ tfc_weights *tfc_weights_random(const tfc_model *model, uint64_t seed,
           if (!sink(name, std::move(tensor), e))
             return false;
         return true;
-      },
-      err, err_size);
+      });
 }
 
 namespace {
 
 tfc_weights *buildWeights(const tfc_model *model, const tfc::ModelSpec &specRef,
                           const std::string &where,
-                          const TensorSource &source, char *err,
-                          size_t err_size) {
+                          const TensorSource &source) {
   std::string error;
   const tfc::ModelSpec *spec = &specRef;
   const char *path = where.c_str();
@@ -819,7 +815,7 @@ tfc_weights *buildWeights(const tfc_model *model, const tfc::ModelSpec &specRef,
     const tfc_weight_info &info = model->weights[w];
     auto it = shapes.find(info.name);
     if (it == shapes.end()) {
-      setError(err, err_size,
+      tfc::setLastError(
                std::string(path) + ": tensor '" + info.name +
                    "' is used by the plan but is not in the manifest of "
                    "model '" +
@@ -827,7 +823,7 @@ tfc_weights *buildWeights(const tfc_model *model, const tfc::ModelSpec &specRef,
       return nullptr;
     }
     if (!tfc::weightForm(info, it->second, forms[size_t(w)], error)) {
-      setError(err, err_size, std::string(path) + ": " + error);
+      tfc::setLastError( std::string(path) + ": " + error);
       return nullptr;
     }
     offsets[size_t(w)] = total;
@@ -837,7 +833,7 @@ tfc_weights *buildWeights(const tfc_model *model, const tfc::ModelSpec &specRef,
   }
   weights->storage = static_cast<uint8_t *>(allocBytes(total));
   if (!weights->storage) {
-    setError(err, err_size,
+    tfc::setLastError(
              std::string(path) + ": out of memory for " +
                  std::to_string(total) + " bytes of weights");
     return nullptr;
@@ -861,7 +857,7 @@ tfc_weights *buildWeights(const tfc_model *model, const tfc::ModelSpec &specRef,
       },
       error);
   if (!ok) {
-    setError(err, err_size, error);
+    tfc::setLastError( error);
     return nullptr;
   }
   if (model->device_interface) {
@@ -879,7 +875,7 @@ tfc_weights *buildWeights(const tfc_model *model, const tfc::ModelSpec &specRef,
       if (tfc::deviceUpload(weights->device, weights->tensors[size_t(w)],
                             forms[size_t(w)].bytes,
                             weights->onDevice[size_t(w)]) != 0) {
-        setError(err, err_size,
+        tfc::setLastError(
                  std::string(path) + ": cannot upload weight '" +
                      model->weights[w].name + "' (" +
                      std::to_string(forms[size_t(w)].bytes) + " bytes) to the " +
@@ -899,18 +895,34 @@ tfc_weights *buildWeights(const tfc_model *model, const tfc::ModelSpec &specRef,
 
 void tfc_weights_free(tfc_weights *weights) { delete weights; }
 
-tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
-                                char *err, size_t err_size) {
-  if (!weights) {
-    setError(err, err_size, "weights are NULL");
-    return nullptr;
-  }
-  if (threads < 0) {
-    setError(err, err_size,
-             "thread count " + std::to_string(threads) +
-                 " is negative (0 = the number of cores)");
-    return nullptr;
-  }
+tfc_context_params tfc_context_default_params(void) {
+  tfc_context_params p;
+  p.threads = 0;
+  p.profile = 0;
+  return p;
+}
+
+tfc_context *tfc_context_create(const tfc_weights *weights,
+                                const tfc_context_params *params) {
+  tfc_context_params defaults = tfc_context_default_params();
+  if (!params)
+    params = &defaults;
+  int threads = params->threads;
+  if (!weights)
+    return tfc::fail<tfc_context *>(nullptr, "weights are NULL");
+  if (threads < 0)
+    return tfc::fail<tfc_context *>(
+        nullptr, "thread count " + std::to_string(threads) +
+                     " is negative (0 = the number of cores)");
+  // The kernels' pool is process-wide: the first context sizes it.
+  int pool = installHalideOnce(threads);
+  if (threads > 0 && threads != pool)
+    return tfc::fail<tfc_context *>(
+        nullptr, "thread count " + std::to_string(threads) +
+                     ": the kernels' thread pool already has " +
+                     std::to_string(pool) +
+                     " threads (the first context in a process sizes it; "
+                     "ask for 0 or " + std::to_string(pool) + ")");
   const tfc_model *model = weights->model;
   auto ctx = std::make_unique<tfc_context>();
   ctx->model = model;
@@ -927,7 +939,7 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
                              ctx->deviceArena) != 0 ||
          tfc::deviceAllocate(ctx->device, int64_t(ctx->cacheBytes),
                              ctx->deviceCache) != 0)) {
-      setError(err, err_size,
+      tfc::setLastError(
                std::string("cannot allocate an arena of ") +
                    std::to_string(ctx->arenaBytes) + " bytes and a KV cache of " +
                    std::to_string(ctx->cacheBytes) + " bytes on the " +
@@ -940,7 +952,7 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
     ctx->cache = allocFloats(std::max<int64_t>(model->cache_floats, 1));
   }
   if (!ctx->arena || !ctx->cache) {
-    setError(err, err_size,
+    tfc::setLastError(
              "out of memory for an arena of " +
                  std::to_string(model->arena_floats) +
                  " floats and a KV cache of " +
@@ -1043,7 +1055,7 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
       tlsHalideError[0] = '\0';
       if (tfc::deviceAllocate(ctx->device, bytes,
                               ctx->argMemory[size_t(i)]) != 0) {
-        setError(err, err_size,
+        tfc::setLastError(
                  std::string("cannot allocate ") + std::to_string(bytes) +
                      " bytes on the " + model->device_api + " device: " +
                      (tlsHalideError[0] ? tlsHalideError : "Halide error"));
@@ -1062,25 +1074,25 @@ tfc_context *tfc_context_create(const tfc_weights *weights, int threads,
     ctx->ones.assign(size_t(model->max_seq), 1);
   }
 
-  installHalideOnce(threads);
+  ctx->profiling = params->profile != 0;
   return ctx.release();
 }
 
 void tfc_context_destroy(tfc_context *ctx) { delete ctx; }
 
-int tfc_forward(tfc_context *ctx, const int32_t *tokens, int64_t n,
+static int impl_forward(tfc_context *ctx, const int32_t *tokens, int64_t n,
                 float *output) {
   if (!ctx)
     return 1;
   if (ctx->model->family == TFC_FAMILY_ENCODER)
-    return tfc_encode(ctx, tokens, nullptr, nullptr, n, output);
+    return impl_encode(ctx, tokens, nullptr, nullptr, n, output);
   if (ctx->model->family == TFC_FAMILY_VIT)
-    return tfc_append(ctx, tokens, n, output, 1); // says: tfc_classify
+    return impl_append(ctx, tokens, n, output, 1); // says: tfc_classify
   ctx->pos = 0;
-  return tfc_append(ctx, tokens, n, output, 1);
+  return impl_append(ctx, tokens, n, output, 1);
 }
 
-int tfc_set_source(tfc_context *ctx, const int32_t *source, int64_t s) {
+static int impl_set_source(tfc_context *ctx, const int32_t *source, int64_t s) {
   if (!ctx)
     return 1;
   const tfc_model *m = ctx->model;
@@ -1121,15 +1133,19 @@ int tfc_set_source(tfc_context *ctx, const int32_t *source, int64_t s) {
 }
 
 int64_t tfc_source_length(const tfc_context *ctx) {
-  return ctx ? ctx->sourceLen : 0;
+  return ctx ? ctx->sourceLen : tfc::fail<int64_t>(-1, "context is NULL");
 }
 
-void tfc_reset(tfc_context *ctx) {
-  if (ctx)
-    ctx->pos = 0; // an encoder-decoder keeps its source
+int tfc_reset(tfc_context *ctx) {
+  if (!ctx)
+    return tfc::fail(1, "context is NULL");
+  ctx->pos = 0; // an encoder-decoder keeps its source
+  return 0;
 }
 
-int64_t tfc_position(const tfc_context *ctx) { return ctx ? ctx->pos : 0; }
+int64_t tfc_position(const tfc_context *ctx) {
+  return ctx ? ctx->pos : tfc::fail<int64_t>(-1, "context is NULL");
+}
 
 namespace {
 
@@ -1173,7 +1189,7 @@ int runTokens(tfc_context *ctx, const int32_t *tokens, const int32_t *types,
 
 } // namespace
 
-int tfc_classify(tfc_context *ctx, const float *image, float *logits) {
+static int impl_classify(tfc_context *ctx, const float *image, float *logits) {
   if (!ctx)
     return 1;
   const tfc_model *m = ctx->model;
@@ -1205,7 +1221,7 @@ int tfc_classify(tfc_context *ctx, const float *image, float *logits) {
   return 0;
 }
 
-int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
+static int impl_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
                float *output, int all_rows) {
   if (!ctx)
     return 1;
@@ -1225,7 +1241,7 @@ int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
   return runTokens(ctx, tokens, nullptr, nullptr, n, output, all_rows);
 }
 
-int tfc_encode(tfc_context *ctx, const int32_t *tokens, const int32_t *types,
+static int impl_encode(tfc_context *ctx, const int32_t *tokens, const int32_t *types,
                const int32_t *mask, int64_t n, float *output) {
   if (!ctx)
     return 1;
@@ -1246,7 +1262,7 @@ int tfc_encode(tfc_context *ctx, const int32_t *tokens, const int32_t *types,
   return rc;
 }
 
-int tfc_encode_batch(tfc_context *ctx, int32_t b, int64_t n,
+static int impl_encode_batch(tfc_context *ctx, int32_t b, int64_t n,
                      const int32_t *tokens, const int32_t *types,
                      const int32_t *mask, float *output) {
   if (!ctx)
@@ -1266,7 +1282,7 @@ int tfc_encode_batch(tfc_context *ctx, int32_t b, int64_t n,
   int64_t rowFloats = tfc_output_rows(ctx->model, n) * ctx->model->output_cols;
   for (int32_t i = 0; i < b; ++i) {
     int64_t at = int64_t(i) * n;
-    if (tfc_encode(ctx, tokens + at, types ? types + at : nullptr,
+    if (impl_encode(ctx, tokens + at, types ? types + at : nullptr,
                    mask ? mask + at : nullptr, n, output + i * rowFloats) != 0) {
       std::string why = ctx->error;
       std::snprintf(ctx->error, sizeof ctx->error, "sequence %" PRId32 ": %s",
@@ -1277,7 +1293,7 @@ int tfc_encode_batch(tfc_context *ctx, int32_t b, int64_t n,
   return 0;
 }
 
-int tfc_pool(const tfc_model *model, const float *hidden, int64_t n,
+static int impl_pool(const tfc_model *model, const float *hidden, int64_t n,
              const int32_t *mask, int pool, float *out) {
   if (!model || !hidden || !out || n < 1 ||
       (pool != TFC_POOL_CLS && pool != TFC_POOL_MEAN))
@@ -1402,7 +1418,7 @@ void releaseForeignCrops(tfc_context &lead) {
 
 } // namespace
 
-int tfc_decode_batch(tfc_context *const *ctxs, int32_t b, const int32_t *tokens,
+static int impl_decode_batch(tfc_context *const *ctxs, int32_t b, const int32_t *tokens,
                      float *output) {
   if (!ctxs || !ctxs[0])
     return 1;
@@ -1520,17 +1536,13 @@ int tfc_decode_batch(tfc_context *const *ctxs, int32_t b, const int32_t *tokens,
   return 0;
 }
 
-const char *tfc_context_error(const tfc_context *ctx) {
-  return ctx ? ctx->error : "context is NULL";
-}
-
 int64_t tfc_output_cols(const tfc_model *model) {
-  return model ? model->output_cols : 0;
+  return model ? model->output_cols : tfc::fail<int64_t>(-1, "model is NULL");
 }
 
 int64_t tfc_output_rows(const tfc_model *model, int64_t n) {
   if (!model)
-    return 0;
+    return tfc::fail<int64_t>(-1, "model is NULL");
   for (int32_t s = 0; s < model->num_steps; ++s)
     for (int32_t a = 0; a < model->steps[s].num_args; ++a) {
       const tfc_arg &arg = model->args[model->steps[s].first_arg + a];
@@ -1545,31 +1557,47 @@ const char *tfc_device_api(const tfc_model *model) {
 
 int tfc_select_device(int index) {
   if (index < 0)
-    return 1;
+    return tfc::fail(1, "device index " + std::to_string(index) +
+                            " is negative (0 = the first device)");
   halide_set_gpu_device(index);
   return 0;
 }
 
 int64_t tfc_max_seq(const tfc_model *model) {
-  return model ? model->max_seq : 0;
+  return model ? model->max_seq : tfc::fail<int64_t>(-1, "model is NULL");
 }
-int64_t tfc_vocab(const tfc_model *model) { return model ? model->vocab : 0; }
+int64_t tfc_vocab(const tfc_model *model) {
+  return model ? model->vocab : tfc::fail<int64_t>(-1, "model is NULL");
+}
+const char *tfc_model_name(const tfc_model *model) {
+  return model ? model->name : tfc::fail<const char *>(nullptr, "model is NULL");
+}
+int tfc_model_family(const tfc_model *model) {
+  return model ? model->family : tfc::fail(-1, "model is NULL");
+}
+const char *tfc_model_tokenizer(const tfc_model *model) {
+  if (!model)
+    return tfc::fail<const char *>(nullptr, "model is NULL");
+  return model->tokenizer ? model->tokenizer : "none";
+}
 
-void tfc_profile_enable(tfc_context *ctx, int enable) {
+int tfc_profile_enable(tfc_context *ctx, int enable) {
   if (!ctx)
-    return;
+    return tfc::fail(1, "context is NULL");
   // Enabling starts a new measurement.
   if (enable) {
     std::fill(ctx->kernelCalls.begin(), ctx->kernelCalls.end(), 0);
     std::fill(ctx->kernelNs.begin(), ctx->kernelNs.end(), 0);
   }
   ctx->profiling = enable != 0;
+  return 0;
 }
 
-void tfc_profile_print(const tfc_context *ctx, void *file) {
-  FILE *out = file ? static_cast<FILE *>(file) : stdout;
+int tfc_profile_print(const tfc_context *ctx, FILE *out) {
+  if (!out)
+    out = stdout;
   if (!ctx)
-    return;
+    return tfc::fail(1, "context is NULL");
   const tfc_model *m = ctx->model;
   std::vector<int32_t> order;
   int64_t totalNs = 0, totalCalls = 0;
@@ -1582,7 +1610,7 @@ void tfc_profile_print(const tfc_context *ctx, void *file) {
   if (order.empty()) {
     std::fprintf(out, "profile: no kernel calls recorded "
                       "(tfc_profile_enable before tfc_forward)\n");
-    return;
+    return 0;
   }
   std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
     return ctx->kernelNs[size_t(a)] > ctx->kernelNs[size_t(b)];
@@ -1601,6 +1629,91 @@ void tfc_profile_print(const tfc_context *ctx, void *file) {
   }
   std::fprintf(out, "%-*s %8" PRId64 " %12.3f %6.1f%%\n", w, "total",
                totalCalls, double(totalNs) / 1e6, 100.0);
+  return 0;
+}
+
+// --- The API's calls that run kernels: the message a failure leaves in the
+// context becomes the thread's tfc_last_error(). -----------------------------
+
+static int reported(const tfc_context *ctx, int rc) {
+  if (rc != 0)
+    tfc::setLastError(ctx->error[0] ? ctx->error : "the call failed");
+  return rc;
+}
+
+int tfc_forward(tfc_context *ctx, const int32_t *tokens, int64_t n,
+                float *output) {
+  if (!ctx)
+    return tfc::fail(1, "context is NULL");
+  ctx->error[0] = '\0';
+  return reported(ctx, impl_forward(ctx, tokens, n, output));
+}
+
+int tfc_append(tfc_context *ctx, const int32_t *tokens, int64_t n,
+               float *output, int all_rows) {
+  if (!ctx)
+    return tfc::fail(1, "context is NULL");
+  ctx->error[0] = '\0';
+  return reported(ctx, impl_append(ctx, tokens, n, output, all_rows));
+}
+
+int tfc_set_source(tfc_context *ctx, const int32_t *source, int64_t s) {
+  if (!ctx)
+    return tfc::fail(1, "context is NULL");
+  ctx->error[0] = '\0';
+  return reported(ctx, impl_set_source(ctx, source, s));
+}
+
+int tfc_classify(tfc_context *ctx, const float *image, float *logits) {
+  if (!ctx)
+    return tfc::fail(1, "context is NULL");
+  ctx->error[0] = '\0';
+  return reported(ctx, impl_classify(ctx, image, logits));
+}
+
+int tfc_encode(tfc_context *ctx, const int32_t *tokens, const int32_t *types,
+               const int32_t *mask, int64_t n, float *output) {
+  if (!ctx)
+    return tfc::fail(1, "context is NULL");
+  ctx->error[0] = '\0';
+  return reported(ctx, impl_encode(ctx, tokens, types, mask, n, output));
+}
+
+int tfc_encode_batch(tfc_context *ctx, int32_t b, int64_t n,
+                     const int32_t *tokens, const int32_t *types,
+                     const int32_t *mask, float *output) {
+  if (!ctx)
+    return tfc::fail(1, "context is NULL");
+  ctx->error[0] = '\0';
+  return reported(ctx,
+                  impl_encode_batch(ctx, b, n, tokens, types, mask, output));
+}
+
+int tfc_decode_batch(tfc_context *const *ctxs, int32_t b,
+                     const int32_t *tokens, float *output) {
+  if (!ctxs || !ctxs[0])
+    return tfc::fail(1, ctxs ? "sequence 0: context is NULL"
+                             : "contexts are NULL");
+  ctxs[0]->error[0] = '\0';
+  return reported(ctxs[0], impl_decode_batch(ctxs, b, tokens, output));
+}
+
+int tfc_pool(const tfc_model *model, const float *hidden, int64_t n,
+             const int32_t *mask, int pool, float *out) {
+  if (!model || !hidden || !out)
+    return tfc::fail(1, std::string(!model    ? "model"
+                                    : !hidden ? "hidden"
+                                              : "out") +
+                            " is NULL");
+  if (n < 1)
+    return tfc::fail(1, "pooling " + std::to_string(n) +
+                            " rows: need at least 1");
+  if (pool != TFC_POOL_CLS && pool != TFC_POOL_MEAN)
+    return tfc::fail(1, "pool " + std::to_string(pool) +
+                            " is not TFC_POOL_CLS (0) or TFC_POOL_MEAN (1)");
+  if (impl_pool(model, hidden, n, mask, pool, out) != 0)
+    return tfc::fail(1, "mask has no 1: no token to average");
+  return 0;
 }
 
 } // extern "C"

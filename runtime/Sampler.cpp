@@ -1,6 +1,8 @@
 //===- Sampler.cpp - Greedy, temperature, top-k and top-p sampling -------===//
 #include "tfc_runtime.h"
 
+#include "ApiError.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -19,12 +21,6 @@ struct tfc_sampler {
 
 namespace {
 
-void setError(char *err, size_t size, const std::string &msg) {
-  if (!err || size == 0)
-    return;
-  std::snprintf(err, size, "%s", msg.c_str());
-}
-
 /// splitmix64: a small, well-mixed generator with a fixed sequence for a
 /// seed on every platform.
 uint64_t next64(uint64_t &state) {
@@ -42,29 +38,43 @@ double uniform(uint64_t &state) { // [0, 1)
 
 extern "C" {
 
-tfc_sampler *tfc_sampler_create(int64_t vocab, float temperature, int32_t top_k,
-                                float top_p, uint64_t seed, char *err,
-                                size_t err_size) {
+tfc_sampler_params tfc_sampler_default_params(void) {
+  tfc_sampler_params p;
+  p.temperature = 0.8f;
+  p.top_k = 40;
+  p.top_p = 0.95f;
+  p.seed = 0;
+  return p;
+}
+
+tfc_sampler *tfc_sampler_create(int64_t vocab,
+                                const tfc_sampler_params *params) {
+  tfc_sampler_params defaults = tfc_sampler_default_params();
+  if (!params)
+    params = &defaults;
+  float temperature = params->temperature, top_p = params->top_p;
+  int32_t top_k = params->top_k;
+  uint64_t seed = params->seed;
   if (vocab < 1 || vocab > (int64_t(1) << 31)) {
-    setError(err, err_size,
+    tfc::setLastError(
              "sampler: vocab " + std::to_string(vocab) +
                  " is not in [1, 2^31]");
     return nullptr;
   }
   if (!std::isfinite(temperature) || temperature < 0) {
-    setError(err, err_size,
+    tfc::setLastError(
              "sampler: temperature " + std::to_string(temperature) +
                  " must be >= 0 (0 = greedy)");
     return nullptr;
   }
   if (top_k < 0) {
-    setError(err, err_size,
+    tfc::setLastError(
              "sampler: top_k " + std::to_string(top_k) +
                  " must be >= 0 (0 = no limit)");
     return nullptr;
   }
   if (!(top_p > 0 && top_p <= 1)) {
-    setError(err, err_size,
+    tfc::setLastError(
              "sampler: top_p " + std::to_string(top_p) + " must be in (0, 1]");
     return nullptr;
   }
@@ -83,7 +93,7 @@ void tfc_sampler_destroy(tfc_sampler *sampler) { delete sampler; }
 
 int32_t tfc_sampler_next(tfc_sampler *s, const float *logits) {
   if (!s || !logits)
-    return -1;
+    return tfc::fail<int32_t>(-1, !s ? "sampler is NULL" : "logits are NULL");
   int64_t v = s->vocab;
   // Greedy: the largest logit, the lowest id on ties (NaN never wins).
   if (s->temperature == 0 || s->topK == 1) {

@@ -19,6 +19,7 @@
 #include "Tokenizer.h"
 #include "WordPiece.h"
 #include "spec/SpecParser.h"
+#include "tfc_plan.h"
 #include "tfc_runtime.h"
 
 #include <algorithm>
@@ -494,18 +495,26 @@ double msSince(std::chrono::steady_clock::time_point t0) {
       .count();
 }
 
+/// The sampler the options ask for, with generator seed `seed`.
+tfc_sampler_params samplerParams(const Options &opt, uint64_t seed) {
+  tfc_sampler_params p = tfc_sampler_default_params();
+  p.temperature = float(opt.temperature);
+  p.top_k = int32_t(opt.topK);
+  p.top_p = float(opt.topP);
+  p.seed = seed;
+  return p;
+}
+
 /// Prefill the prompt, then decode up to opt.maxTokens tokens one at a time
 /// with the KV cache, sampling each from the last row of logits. Tokens are
 /// printed as they come; the rates go to stderr.
 bool generate(const Options &opt, const tfc_model *m, tfc_context *ctx,
               const std::vector<int32_t> &prompt, const Tokenizer *text,
               Failure &fail) {
-  char err[512];
-  tfc_sampler *sampler =
-      tfc_sampler_create(m->vocab, float(opt.temperature), int32_t(opt.topK),
-                         float(opt.topP), opt.seed, err, sizeof err);
+  tfc_sampler_params sp = samplerParams(opt, opt.seed);
+  tfc_sampler *sampler = tfc_sampler_create(m->vocab, &sp);
   if (!sampler) {
-    fail = {2, err};
+    fail = {2, tfc_last_error()};
     return false;
   }
   int64_t budget =
@@ -552,7 +561,7 @@ bool generate(const Options &opt, const tfc_model *m, tfc_context *ctx,
   std::printf("\n");
   std::fflush(stdout); // the text before the rates on a shared terminal
   if (!ok)
-    fail = {1, tfc_context_error(ctx)};
+    fail = {1, tfc_last_error()};
   tfc_sampler_destroy(sampler);
   if (ok) {
     int64_t decoded = std::max<int64_t>(produced - 1, 0);
@@ -594,23 +603,21 @@ bool generateBatch(const Options &opt, const tfc_model *m, const tfc_weights *w,
   }
   int64_t budget =
       std::min<int64_t>(opt.maxTokens, m->max_seq - int64_t(prompt.size()));
-  char err[512];
   std::vector<tfc_context *> ctxs;
   std::vector<tfc_sampler *> samplers;
   bool ok = true;
   for (int64_t i = 0; ok && i < b; ++i) {
-    tfc_context *c = tfc_context_create(w, opt.threads, err, sizeof err);
-    tfc_sampler *s =
-        c ? tfc_sampler_create(m->vocab, float(opt.temperature),
-                               int32_t(opt.topK), float(opt.topP),
-                               opt.seed + uint64_t(i), err, sizeof err)
-          : nullptr;
+    tfc_context_params cp = tfc_context_default_params();
+    cp.threads = opt.threads;
+    tfc_context *c = tfc_context_create(w, &cp);
+    tfc_sampler_params sp = samplerParams(opt, opt.seed + uint64_t(i));
+    tfc_sampler *s = c ? tfc_sampler_create(m->vocab, &sp) : nullptr;
     if (c)
       ctxs.push_back(c);
     if (s)
       samplers.push_back(s);
     if (!c || !s) {
-      fail = {2, err};
+      fail = {2, tfc_last_error()};
       ok = false;
     }
   }
@@ -621,7 +628,7 @@ bool generateBatch(const Options &opt, const tfc_model *m, const tfc_weights *w,
   for (int64_t i = 0; ok && i < b; ++i)
     if (tfc_append(ctxs[size_t(i)], prompt.data(), int64_t(prompt.size()),
                    &rows[size_t(i * m->output_cols)], 0) != 0) {
-      fail = {1, tfc_context_error(ctxs[size_t(i)])};
+      fail = {1, tfc_last_error()};
       ok = false;
     }
   double prefillMs = msSince(t0), decodeMs = 0;
@@ -636,7 +643,7 @@ bool generateBatch(const Options &opt, const tfc_model *m, const tfc_weights *w,
       break;
     auto t1 = std::chrono::steady_clock::now();
     if (tfc_decode_batch(ctxs.data(), int32_t(b), next.data(), rows.data())) {
-      fail = {1, tfc_context_error(ctxs[0])};
+      fail = {1, tfc_last_error()};
       ok = false;
     }
     decodeMs += msSince(t1);
@@ -716,7 +723,7 @@ bool benchDecode(const Options &opt, const tfc_model *m, tfc_context *ctx,
     times.push_back(ms);
   }
   if (!ok) {
-    fail = {1, tfc_context_error(ctx)};
+    fail = {1, tfc_last_error()};
     return false;
   }
   std::sort(times.begin(), times.end());
@@ -798,7 +805,7 @@ int embedTexts(const Options &opt, const tfc_model *m, tfc_context *ctx,
     }
     std::vector<float> hidden(size_t(n * cols)), vec(static_cast<size_t>(cols));
     if (tfc_encode(ctx, ids.data(), nullptr, nullptr, n, hidden.data()) != 0) {
-      fail = {1, tfc_context_error(ctx)};
+      fail = {1, tfc_last_error()};
       return 1;
     }
     if (headPools)
@@ -834,7 +841,6 @@ int embedTexts(const Options &opt, const tfc_model *m, tfc_context *ctx,
 /// `fail` and returns false (nothing to free).
 bool openModel(const Options &opt, const tfc_model *m, tfc_weights *&w,
                tfc_context *&ctx, Failure &fail) {
-  char err[1024];
   if (opt.device >= 0) {
     if (!tfc_device_api(m)) {
       fail = {2, std::string("--device: model '") + m->name +
@@ -846,16 +852,18 @@ bool openModel(const Options &opt, const tfc_model *m, tfc_weights *&w,
     tfc_select_device(opt.device);
   }
   w = opt.randomWeights >= 0
-          ? tfc_weights_random(m, uint64_t(opt.randomWeights), err, sizeof err)
-          : tfc_weights_load(m, opt.weights.c_str(), err, sizeof err);
+          ? tfc_weights_random(m, uint64_t(opt.randomWeights))
+          : tfc_weights_load(m, opt.weights.c_str());
   if (!w) {
-    fail = {1, err};
+    fail = {1, tfc_last_error()};
     return false;
   }
-  ctx = tfc_context_create(w, opt.threads, err, sizeof err);
+  tfc_context_params cp = tfc_context_default_params();
+  cp.threads = opt.threads;
+  ctx = tfc_context_create(w, &cp);
   if (!ctx) {
     tfc_weights_free(w);
-    fail = {1, err};
+    fail = {1, tfc_last_error()};
     return false;
   }
   return true;
@@ -916,7 +924,7 @@ int classifyImage(const Options &opt, const tfc_model *m, Failure &fail) {
   std::vector<float> logits(static_cast<size_t>(classes));
   bool ok = tfc_classify(ctx, pixels.data(), logits.data()) == 0;
   if (!ok)
-    fail = {1, tfc_context_error(ctx)};
+    fail = {1, tfc_last_error()};
   if (ok) {
     double peak = *std::max_element(logits.begin(), logits.end()), sum = 0;
     for (float l : logits)
@@ -1078,7 +1086,7 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
     if (!encdec || tfc_set_source(c, source.data(), int64_t(source.size())) ==
                        0)
       return true;
-    fail = {1, tfc_context_error(c)};
+    fail = {1, tfc_last_error()};
     return false;
   };
 
@@ -1101,7 +1109,7 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
                      : tfc_forward(ctx, tokens.data(), n, out.data());
     if (rc == 0)
       return true;
-    fail = {1, tfc_context_error(ctx)};
+    fail = {1, tfc_last_error()};
     return false;
   };
 

@@ -14,6 +14,8 @@
 
 #include <stdint.h>
 
+#include "tfc_runtime.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -41,12 +43,7 @@ typedef enum {
                          the source steps (N = S, the source's length) */
 } tfc_arg_kind;
 
-typedef enum {
-  TFC_FAMILY_DECODER = 0,
-  TFC_FAMILY_ENCODER = 1,
-  TFC_FAMILY_VIT = 2,
-  TFC_FAMILY_ENCODER_DECODER = 3
-} tfc_family;
+/* Families: TFC_FAMILY_* (tfc_runtime.h). */
 
 typedef enum {
   TFC_ROWS_NEW = 0, /* cache rows pos .. pos+N-1 (written by the call) */
@@ -108,7 +105,7 @@ typedef struct {
   int32_t group;      /* int8 (values and scales): input rows per scale */
 } tfc_weight_info;
 
-typedef struct {
+typedef struct tfc_model {
   int32_t plan_version;  /* TFC_PLAN_VERSION */
   const char *name;      /* the spec's name */
   const char *spec_yaml; /* the validated spec (tfc --emit=spec) */
@@ -127,7 +124,7 @@ typedef struct {
   int32_t num_steps;
   const tfc_step *steps;
   const tfc_arg *args;
-  int32_t family;     /* tfc_family */
+  int32_t family;     /* TFC_FAMILY_* */
   int64_t type_vocab; /* encoders: token types must be < type_vocab (0: the
                          model has none) */
   int32_t num_source_steps; /* encoder-decoders: steps [0, num_source_steps)
@@ -141,6 +138,7 @@ typedef struct {
    * KV cache on the device (docs/gpu.md). */
   const char *device_api;
   const struct halide_device_interface_t *(*device_interface)(void);
+  const char *tokenizer; /* the spec's tokenizer: "byte", "gpt2", "none" */
 } tfc_model;
 
 #ifdef __cplusplus

@@ -53,10 +53,10 @@ int main(int argc, char **argv) {
     tokens[i] = (int32_t)id; /* the runtime checks the range [0, vocab) */
   }
 
-  weights = tfc_weights_load(model, argv[1], err, sizeof err);
+  weights = tfc_weights_load(model, argv[1]);
   if (!weights)
     goto fail;
-  ctx = tfc_context_create(weights, 0, err, sizeof err);
+  ctx = tfc_context_create(weights, &(tfc_context_params){.threads = 0});
   if (!ctx)
     goto fail;
 
@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
     goto fail;
   }
   if (tfc_forward(ctx, tokens, n, logits) != 0) {
-    snprintf(err, sizeof err, "%s", tfc_context_error(ctx));
+    snprintf(err, sizeof err, "%s", tfc_last_error());
     goto fail;
   }
 

@@ -17,7 +17,6 @@
 #define V 64
 #define MAX_SEQ 64
 
-static char err[512];
 static const char *weightsPath;
 static const char *otherPath;
 static int32_t tokens[MAX_SEQ + 8];
@@ -64,18 +63,18 @@ static tfc_context *keepContext(tfc_context *c) {
 
 static tfc_weights *load(void) {
   tfc_weights *w = keepWeights(
-      tfc_weights_load(tfc_model_tiny_decoder(), weightsPath, err, sizeof err));
+      tfc_weights_load(tfc_model_tiny_decoder(), weightsPath));
   if (!w) {
-    fprintf(stderr, "setup: %s\n", err);
+    fprintf(stderr, "setup: %s\n", tfc_last_error());
     exit(3);
   }
   return w;
 }
 
 static tfc_context *context(const tfc_weights *w) {
-  tfc_context *ctx = keepContext(tfc_context_create(w, 1, err, sizeof err));
+  tfc_context *ctx = keepContext(tfc_context_create(w, &(tfc_context_params){.threads = 1}));
   if (!ctx) {
-    fprintf(stderr, "setup: %s\n", err);
+    fprintf(stderr, "setup: %s\n", tfc_last_error());
     exit(3);
   }
   return ctx;
@@ -84,7 +83,7 @@ static tfc_context *context(const tfc_weights *w) {
 /* Runs n good tokens so the context's cache holds n positions. */
 static void prefill(tfc_context *ctx, int64_t n) {
   if (tfc_append(ctx, tokens, n, out, 0) != 0) {
-    fprintf(stderr, "setup: %s\n", tfc_context_error(ctx));
+    fprintf(stderr, "setup: %s\n", tfc_last_error());
     exit(3);
   }
 }
@@ -92,9 +91,9 @@ static void prefill(tfc_context *ctx, int64_t n) {
 static int sampler(int64_t vocab, float temperature, int32_t top_k,
                    float top_p) {
   tfc_sampler *s =
-      tfc_sampler_create(vocab, temperature, top_k, top_p, 1, err, sizeof err);
+      tfc_sampler_create(vocab, &(tfc_sampler_params){temperature, top_k, top_p, 1});
   if (!s)
-    return refused(err);
+    return refused(tfc_last_error());
   tfc_sampler_destroy(s);
   return accepted();
 }
@@ -105,86 +104,84 @@ static int run(const char *name) {
   /* Loading weights. */
   CASE("load-null-model") {
     tfc_weights *w =
-        keepWeights(tfc_weights_load(NULL, weightsPath, err, sizeof err));
-    return w ? accepted() : refused(err);
+        keepWeights(tfc_weights_load(NULL, weightsPath));
+    return w ? accepted() : refused(tfc_last_error());
   }
   CASE("load-null-path") {
-    tfc_weights *w = keepWeights(tfc_weights_load(m, NULL, err, sizeof err));
-    return w ? accepted() : refused(err);
+    tfc_weights *w = keepWeights(tfc_weights_load(m, NULL));
+    return w ? accepted() : refused(tfc_last_error());
   }
   CASE("load-missing-file") {
     tfc_weights *w = keepWeights(
-        tfc_weights_load(m, "/nonexistent/w.safetensors", err, sizeof err));
-    return w ? accepted() : refused(err);
+        tfc_weights_load(m, "/nonexistent/w.safetensors"));
+    return w ? accepted() : refused(tfc_last_error());
   }
   CASE("load-other-model") {
     tfc_weights *w =
-        keepWeights(tfc_weights_load(m, otherPath, err, sizeof err));
-    return w ? accepted() : refused(err);
+        keepWeights(tfc_weights_load(m, otherPath));
+    return w ? accepted() : refused(tfc_last_error());
   }
-  CASE("load-tiny-err-buffer") {
-    /* A one-byte buffer gets only the terminator; the call still fails. */
-    char small[1] = {'x'};
-    tfc_weights *w =
-        keepWeights(tfc_weights_load(m, NULL, small, sizeof small));
-    if (w)
-      return accepted();
-    return small[0] == '\0' ? refused("NULL path, message truncated to ''")
-                            : accepted();
+  CASE("ctx-threads-after-pool") {
+    /* The first context sized the kernels' pool (1 thread); another count
+     * is refused, not silently ignored. */
+    context(load());
+    tfc_context *c = keepContext(
+        tfc_context_create(load(), &(tfc_context_params){.threads = 2}));
+    return c ? accepted() : refused(tfc_last_error());
   }
   CASE("ctx-null-weights") {
-    tfc_context *c = keepContext(tfc_context_create(NULL, 1, err, sizeof err));
-    return c ? accepted() : refused(err);
+    tfc_context *c = keepContext(tfc_context_create(NULL, &(tfc_context_params){.threads = 1}));
+    return c ? accepted() : refused(tfc_last_error());
   }
   CASE("ctx-negative-threads") {
     tfc_context *c =
-        keepContext(tfc_context_create(load(), -1, err, sizeof err));
-    return c ? accepted() : refused(err);
+        keepContext(tfc_context_create(load(), &(tfc_context_params){.threads = -1}));
+    return c ? accepted() : refused(tfc_last_error());
   }
 
   /* One sequence. */
   tfc_weights *w = load();
   tfc_context *ctx = context(w);
   CASE("forward-null-context") {
-    return status(tfc_forward(NULL, tokens, 3, out), tfc_context_error(NULL));
+    return status(tfc_forward(NULL, tokens, 3, out), tfc_last_error());
   }
   CASE("forward-null-tokens") {
-    return status(tfc_forward(ctx, NULL, 3, out), tfc_context_error(ctx));
+    return status(tfc_forward(ctx, NULL, 3, out), tfc_last_error());
   }
   CASE("forward-null-output") {
-    return status(tfc_forward(ctx, tokens, 3, NULL), tfc_context_error(ctx));
+    return status(tfc_forward(ctx, tokens, 3, NULL), tfc_last_error());
   }
   CASE("forward-n-zero") {
-    return status(tfc_forward(ctx, tokens, 0, out), tfc_context_error(ctx));
+    return status(tfc_forward(ctx, tokens, 0, out), tfc_last_error());
   }
   CASE("forward-n-negative") {
-    return status(tfc_forward(ctx, tokens, -5, out), tfc_context_error(ctx));
+    return status(tfc_forward(ctx, tokens, -5, out), tfc_last_error());
   }
   CASE("forward-n-above-max-seq") {
     return status(tfc_forward(ctx, tokens, MAX_SEQ + 1, out),
-                  tfc_context_error(ctx));
+                  tfc_last_error());
   }
   CASE("forward-n-int64-max") {
     return status(tfc_forward(ctx, tokens, INT64_MAX, out),
-                  tfc_context_error(ctx));
+                  tfc_last_error());
   }
   CASE("forward-token-vocab") {
     tokens[2] = V;
-    return status(tfc_forward(ctx, tokens, 3, out), tfc_context_error(ctx));
+    return status(tfc_forward(ctx, tokens, 3, out), tfc_last_error());
   }
   CASE("forward-token-negative") {
     tokens[0] = -1;
-    return status(tfc_forward(ctx, tokens, 3, out), tfc_context_error(ctx));
+    return status(tfc_forward(ctx, tokens, 3, out), tfc_last_error());
   }
   CASE("append-past-max-seq") {
     prefill(ctx, MAX_SEQ - 1);
-    return status(tfc_append(ctx, tokens, 2, out, 0), tfc_context_error(ctx));
+    return status(tfc_append(ctx, tokens, 2, out, 0), tfc_last_error());
   }
   CASE("append-int64-max-after-prefill") {
     /* pos + n must not overflow in the bounds check. */
     prefill(ctx, 3);
     return status(tfc_append(ctx, tokens, INT64_MAX, out, 0),
-                  tfc_context_error(ctx));
+                  tfc_last_error());
   }
 
   /* Batched decode. */
@@ -192,11 +189,11 @@ static int run(const char *name) {
   tfc_context *pair[2] = {ctx, ctx2};
   CASE("batch-b-zero") {
     return status(tfc_decode_batch(pair, 0, tokens, out),
-                  tfc_context_error(ctx));
+                  tfc_last_error());
   }
   CASE("batch-b-negative") {
     return status(tfc_decode_batch(pair, -2, tokens, out),
-                  tfc_context_error(ctx));
+                  tfc_last_error());
   }
   CASE("batch-null-contexts") {
     return status(tfc_decode_batch(NULL, 2, tokens, out),
@@ -205,37 +202,37 @@ static int run(const char *name) {
   CASE("batch-null-member") {
     pair[1] = NULL;
     return status(tfc_decode_batch(pair, 2, tokens, out),
-                  tfc_context_error(ctx));
+                  tfc_last_error());
   }
   CASE("batch-shared-context") {
     pair[1] = ctx;
     return status(tfc_decode_batch(pair, 2, tokens, out),
-                  tfc_context_error(ctx));
+                  tfc_last_error());
   }
   CASE("batch-other-weights") {
     pair[1] = context(load());
     return status(tfc_decode_batch(pair, 2, tokens, out),
-                  tfc_context_error(ctx));
+                  tfc_last_error());
   }
   CASE("batch-null-tokens") {
-    return status(tfc_decode_batch(pair, 2, NULL, out), tfc_context_error(ctx));
+    return status(tfc_decode_batch(pair, 2, NULL, out), tfc_last_error());
   }
   CASE("batch-token-vocab") {
     tokens[1] = V + 7;
     return status(tfc_decode_batch(pair, 2, tokens, out),
-                  tfc_context_error(ctx));
+                  tfc_last_error());
   }
   CASE("batch-past-max-seq") {
     prefill(ctx2, MAX_SEQ);
     return status(tfc_decode_batch(pair, 2, tokens, out),
-                  tfc_context_error(ctx));
+                  tfc_last_error());
   }
   CASE("batch-b-above-max-seq") {
     tfc_context *many[MAX_SEQ + 1];
     for (int i = 0; i <= MAX_SEQ; ++i)
       many[i] = ctx;
     return status(tfc_decode_batch(many, MAX_SEQ + 1, tokens, out),
-                  tfc_context_error(ctx));
+                  tfc_last_error());
   }
 
   /* Sampling. */
@@ -248,7 +245,7 @@ static int run(const char *name) {
   CASE("sampler-top-p-nan") return sampler(V, 1.0f, 0, NAN);
   CASE("sampler-vocab-zero") return sampler(0, 1.0f, 0, 1.0f);
   CASE("sampler-null-logits") {
-    tfc_sampler *s = tfc_sampler_create(V, 0.0f, 0, 1.0f, 1, err, sizeof err);
+    tfc_sampler *s = tfc_sampler_create(V, &(tfc_sampler_params){0.0f, 0, 1.0f, 1});
     if (!s)
       return 3;
     int32_t id = tfc_sampler_next(s, NULL);

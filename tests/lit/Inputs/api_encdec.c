@@ -36,20 +36,19 @@ static float worstError(const float *a, const float *b, int count) {
 }
 
 int main(int argc, char **argv) {
-  char err[512];
   if (argc != 2) {
     fprintf(stderr, "usage: api_encdec WEIGHTS\n");
     return 2;
   }
   const tfc_model *m = tfc_model_tiny_encdec();
-  tfc_weights *w = tfc_weights_load(m, argv[1], err, sizeof err);
+  tfc_weights *w = tfc_weights_load(m, argv[1]);
   if (!w) {
-    fprintf(stderr, "%s\n", err);
+    fprintf(stderr, "%s\n", tfc_last_error());
     return 2;
   }
-  tfc_context *ctx = tfc_context_create(w, 2, err, sizeof err);
+  tfc_context *ctx = tfc_context_create(w, &(tfc_context_params){.threads = 2});
   if (!ctx) {
-    fprintf(stderr, "%s\n", err);
+    fprintf(stderr, "%s\n", tfc_last_error());
     return 2;
   }
   check(m->family == TFC_FAMILY_ENCODER_DECODER && m->num_source_steps > 0 &&
@@ -63,13 +62,13 @@ int main(int argc, char **argv) {
 
   check(tfc_append(ctx, target, T, full, 1) != 0,
         "target tokens before a source fail");
-  printf("error: %s\n", tfc_context_error(ctx));
+  printf("error: %s\n", tfc_last_error());
   int32_t bad[3] = {1, 2, 64};
   check(tfc_set_source(ctx, bad, 3) != 0, "source id 64 fails");
-  printf("error: %s\n", tfc_context_error(ctx));
+  printf("error: %s\n", tfc_last_error());
   static int32_t longSource[33];
   check(tfc_set_source(ctx, longSource, 33) != 0, "a source of 33 fails");
-  printf("error: %s\n", tfc_context_error(ctx));
+  printf("error: %s\n", tfc_last_error());
   check(tfc_set_source(ctx, NULL, 3) != 0 && tfc_source_length(ctx) == 0,
         "a NULL source fails and sets none");
 
@@ -108,11 +107,11 @@ int main(int argc, char **argv) {
 
   check(tfc_encode(ctx, target, NULL, NULL, T, full) != 0,
         "tfc_encode fails");
-  printf("error: %s\n", tfc_context_error(ctx));
+  printf("error: %s\n", tfc_last_error());
   tfc_context *ctxs[1] = {ctx};
   check(tfc_decode_batch(ctxs, 1, target, row) != 0,
         "tfc_decode_batch fails");
-  printf("error: %s\n", tfc_context_error(ctx));
+  printf("error: %s\n", tfc_last_error());
 
   tfc_context_destroy(ctx);
   tfc_weights_free(w);

@@ -37,20 +37,19 @@ static float maxDiff(const float *a, const float *b, int count) {
 }
 
 int main(int argc, char **argv) {
-  char err[512];
   if (argc != 2) {
     fprintf(stderr, "usage: api_encoder WEIGHTS\n");
     return 2;
   }
   const tfc_model *m = tfc_model_tiny_encoder();
-  tfc_weights *w = tfc_weights_load(m, argv[1], err, sizeof err);
+  tfc_weights *w = tfc_weights_load(m, argv[1]);
   if (!w) {
-    fprintf(stderr, "%s\n", err);
+    fprintf(stderr, "%s\n", tfc_last_error());
     return 2;
   }
-  tfc_context *ctx = tfc_context_create(w, 2, err, sizeof err);
+  tfc_context *ctx = tfc_context_create(w, &(tfc_context_params){.threads = 2});
   if (!ctx) {
-    fprintf(stderr, "%s\n", err);
+    fprintf(stderr, "%s\n", tfc_last_error());
     return 2;
   }
   check(m->family == TFC_FAMILY_ENCODER && m->type_vocab == 2 &&
@@ -64,11 +63,11 @@ int main(int argc, char **argv) {
   static float batch[2 * N * D], again[2 * N * D], alone[N * D];
   static float unmasked[N * D];
   if (tfc_encode_batch(ctx, 2, N, tokens, types, mask, batch) != 0) {
-    fprintf(stderr, "%s\n", tfc_context_error(ctx));
+    fprintf(stderr, "%s\n", tfc_last_error());
     return 1;
   }
   if (tfc_encode(ctx, tokens, types, NULL, 5, alone) != 0) {
-    fprintf(stderr, "%s\n", tfc_context_error(ctx));
+    fprintf(stderr, "%s\n", tfc_last_error());
     return 1;
   }
   float d = maxDiff(batch, alone, 5 * D);
@@ -81,7 +80,7 @@ int main(int argc, char **argv) {
   tokens2[5] = 63, tokens2[6] = 1, tokens2[7] = 30;
   types2[5] = 1, types2[7] = 1;
   if (tfc_encode_batch(ctx, 2, N, tokens2, types2, mask, again) != 0) {
-    fprintf(stderr, "%s\n", tfc_context_error(ctx));
+    fprintf(stderr, "%s\n", tfc_last_error());
     return 1;
   }
   check(memcmp(batch, again, 5 * D * sizeof(float)) == 0,
@@ -90,14 +89,14 @@ int main(int argc, char **argv) {
         "and the other sequence's rows");
 
   if (tfc_encode(ctx, tokens + N, types + N, NULL, N, alone) != 0) {
-    fprintf(stderr, "%s\n", tfc_context_error(ctx));
+    fprintf(stderr, "%s\n", tfc_last_error());
     return 1;
   }
   check(maxDiff(batch + N * D, alone, N * D) == 0,
         "sequence 1 of the batch equals its own tfc_encode");
 
   if (tfc_encode(ctx, tokens, types, NULL, N, unmasked) != 0) {
-    fprintf(stderr, "%s\n", tfc_context_error(ctx));
+    fprintf(stderr, "%s\n", tfc_last_error());
     return 1;
   }
   d = maxDiff(batch, unmasked, 5 * D);
@@ -123,22 +122,22 @@ int main(int argc, char **argv) {
   int32_t badTypes[N] = {0, 0, 2, 0, 0, 0, 0, 0};
   check(tfc_encode(ctx, tokens, badTypes, NULL, N, alone) != 0,
         "token type 2 fails");
-  printf("error: %s\n", tfc_context_error(ctx));
+  printf("error: %s\n", tfc_last_error());
   int32_t badMask[N] = {1, 1, 2, 1, 1, 1, 1, 1};
   check(tfc_encode(ctx, tokens, NULL, badMask, N, alone) != 0,
         "mask entry 2 fails");
-  printf("error: %s\n", tfc_context_error(ctx));
+  printf("error: %s\n", tfc_last_error());
   check(tfc_encode(ctx, tokens, NULL, none, N, alone) != 0,
         "an all-padding mask fails");
-  printf("error: %s\n", tfc_context_error(ctx));
+  printf("error: %s\n", tfc_last_error());
   int32_t badBatch[2 * N];
   memcpy(badBatch, tokens, sizeof tokens);
   badBatch[N + 3] = 64;
   check(tfc_encode_batch(ctx, 2, N, badBatch, types, mask, again) != 0,
         "a bad token in sequence 1 fails");
-  printf("error: %s\n", tfc_context_error(ctx));
+  printf("error: %s\n", tfc_last_error());
   check(tfc_append(ctx, tokens, 4, alone, 1) != 0, "tfc_append fails");
-  printf("error: %s\n", tfc_context_error(ctx));
+  printf("error: %s\n", tfc_last_error());
 
   /* tfc_forward is tfc_encode with the defaults. */
   check(tfc_forward(ctx, tokens + N, N, again) == 0 &&

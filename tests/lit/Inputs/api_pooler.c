@@ -18,14 +18,13 @@ static void check(int ok, const char *what) {
 }
 
 int main(int argc, char **argv) {
-  char err[512];
   if (argc != 2)
     return 2;
   const tfc_model *m = tfc_model_tiny_bert_pooler();
-  tfc_weights *w = tfc_weights_load(m, argv[1], err, sizeof err);
-  tfc_context *ctx = w ? tfc_context_create(w, 2, err, sizeof err) : NULL;
+  tfc_weights *w = tfc_weights_load(m, argv[1]);
+  tfc_context *ctx = w ? tfc_context_create(w, &(tfc_context_params){.threads = 2}) : NULL;
   if (!ctx) {
-    fprintf(stderr, "%s\n", err);
+    fprintf(stderr, "%s\n", tfc_last_error());
     return 2;
   }
   check(tfc_output_rows(m, N) == 1 && tfc_output_cols(m) == D,
@@ -37,7 +36,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < N * D; ++i)
       one[s][i] = 12345.0f; /* must stay past the first row */
     if (tfc_encode(ctx, tokens + s * N, NULL, mask + s * N, N, one[s]) != 0)
-      fprintf(stderr, "%s\n", tfc_context_error(ctx));
+      fprintf(stderr, "%s\n", tfc_last_error());
   }
   int untouched = 1, bounded = 1;
   for (int i = D; i < N * D; ++i)

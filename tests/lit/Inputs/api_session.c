@@ -17,18 +17,17 @@ static int check(int ok, const char *what) {
 }
 
 int main(int argc, char **argv) {
-  char err[512];
   if (argc != 2) {
     fprintf(stderr, "usage: api_session WEIGHTS\n");
     return 2;
   }
   const tfc_model *m = tfc_model_tiny_decoder();
-  tfc_weights *w = tfc_weights_load(m, argv[1], err, sizeof err);
+  tfc_weights *w = tfc_weights_load(m, argv[1]);
   if (!w) {
-    fprintf(stderr, "%s\n", err);
+    fprintf(stderr, "%s\n", tfc_last_error());
     return 2;
   }
-  tfc_context *ctx = tfc_context_create(w, 2, err, sizeof err);
+  tfc_context *ctx = tfc_context_create(w, &(tfc_context_params){.threads = 2});
   int32_t tokens[64];
   for (int i = 0; i < 64; ++i)
     tokens[i] = (i * 13 + 5) % V;
@@ -38,7 +37,7 @@ int main(int argc, char **argv) {
   /* Prefill 10, then decode 50 one at a time; compare each row with a full
    * forward pass over the same prefix. */
   if (tfc_forward(ctx, tokens, 60, full) != 0) {
-    fprintf(stderr, "%s\n", tfc_context_error(ctx));
+    fprintf(stderr, "%s\n", tfc_last_error());
     return 2;
   }
   tfc_reset(ctx);
@@ -61,7 +60,7 @@ int main(int argc, char **argv) {
   bad += check(tfc_append(ctx, tokens, 4, row, 0) == 0, "append up to max_seq");
   bad += check(tfc_append(ctx, tokens, 1, row, 0) != 0,
                "append past max_seq fails");
-  printf("error: %s\n", tfc_context_error(ctx));
+  printf("error: %s\n", tfc_last_error());
   bad += check(tfc_position(ctx) == 64, "position unchanged by the failure");
   bad += check(tfc_append(ctx, tokens, 65, row, 0) != 0, "long append fails");
   tfc_reset(ctx);
@@ -70,7 +69,7 @@ int main(int argc, char **argv) {
   int32_t badTok = V;
   bad +=
       check(tfc_append(ctx, &badTok, 1, row, 0) != 0, "token id out of range");
-  printf("error: %s\n", tfc_context_error(ctx));
+  printf("error: %s\n", tfc_last_error());
 
   /* A full forward pass after last-row appends still gives every row. */
   static float again[64 * V];
@@ -89,7 +88,7 @@ int main(int argc, char **argv) {
   int failed = 0;
   double worstB = 0;
   for (int b = 0; b < B; ++b) {
-    seq[b] = tfc_context_create(w, 2, err, sizeof err);
+    seq[b] = tfc_context_create(w, &(tfc_context_params){.threads = 2});
     for (int i = 0; i < len[b]; ++i)
       hist[b][i] = (i * 7 + 3 * b + 1) % V;
     failed += tfc_append(seq[b], hist[b], len[b], &logits[b * V], 0);
@@ -105,7 +104,7 @@ int main(int argc, char **argv) {
       hist[b][len[b]++] = best;
     }
     if (tfc_decode_batch(seq, B, next, logits) != 0) {
-      printf("error: %s\n", tfc_context_error(seq[0]));
+      printf("error: %s\n", tfc_last_error());
       failed = 1;
       break;
     }
@@ -126,7 +125,7 @@ int main(int argc, char **argv) {
   int32_t badBatch[B] = {1, V, 2};
   bad += check(tfc_decode_batch(seq, B, badBatch, logits) != 0,
                "batch with a bad token fails");
-  printf("error: %s\n", tfc_context_error(seq[0]));
+  printf("error: %s\n", tfc_last_error());
   bad +=
       check(tfc_position(seq[0]) == 25, "positions unchanged by the failure");
   for (int b = 0; b < B; ++b)

@@ -30,13 +30,12 @@ struct job {
 
 /* Prefill a prompt that depends on the job, then sample STEPS tokens. */
 static void generate(struct job *j) {
-  char err[256] = "";
   j->ok = 0;
   tfc_context *ctx =
       shared ? shared
-             : tfc_context_create(weights, halide_threads, err, sizeof err);
+             : tfc_context_create(weights, &(tfc_context_params){.threads = halide_threads});
   tfc_sampler *s =
-      tfc_sampler_create(V, 0.9f, 20, 0.95f, 100 + j->id, err, sizeof err);
+      tfc_sampler_create(V, &(tfc_sampler_params){0.9f, 20, 0.95f, 100 + j->id});
   int32_t prompt[5];
   for (int i = 0; i < 5; ++i)
     prompt[i] = (j->id * 11 + i * 3) % V;
@@ -47,8 +46,7 @@ static void generate(struct job *j) {
     ok = t + 1 == STEPS || tfc_append(ctx, &j->out[t], 1, row, 0) == 0;
   }
   if (!ok)
-    fprintf(stderr, "job %d: %s\n", j->id,
-            ctx && s ? tfc_context_error(ctx) : err);
+    fprintf(stderr, "job %d: %s\n", j->id, tfc_last_error());
   j->ok = ok;
   tfc_sampler_destroy(s);
   if (ctx != shared)
@@ -61,22 +59,21 @@ static void *worker(void *arg) {
 }
 
 int main(int argc, char **argv) {
-  char err[512];
   if (argc < 2 || argc > 4 || (argc == 4 && strcmp(argv[3], "shared-context")))
     return 2;
   if (argc >= 3)
     halide_threads = atoi(argv[2]);
   weights =
-      tfc_weights_load(tfc_model_tiny_decoder(), argv[1], err, sizeof err);
+      tfc_weights_load(tfc_model_tiny_decoder(), argv[1]);
   if (!weights) {
-    fprintf(stderr, "%s\n", err);
+    fprintf(stderr, "%s\n", tfc_last_error());
     return 2;
   }
   static struct job alone[THREADS], together[THREADS];
   if (argc == 4) {
-    shared = tfc_context_create(weights, halide_threads, err, sizeof err);
+    shared = tfc_context_create(weights, &(tfc_context_params){.threads = halide_threads});
     if (!shared) {
-      fprintf(stderr, "%s\n", err);
+      fprintf(stderr, "%s\n", tfc_last_error());
       return 2;
     }
   }
