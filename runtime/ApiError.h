@@ -11,8 +11,13 @@
 
 namespace tfc {
 
-/// Sets the calling thread's tfc_last_error() message.
-void setLastError(const std::string &message);
+/// Sets the calling thread's tfc_last_error() message (newlines become
+/// spaces; at most 1023 bytes are kept). Allocates nothing: the calls that
+/// promise no allocation (tfc_forward, ...) fail through it too.
+void setLastError(const char *message);
+inline void setLastError(const std::string &message) {
+  setLastError(message.c_str());
+}
 
 /// setLastError(message), then `result`: `return fail(nullptr, "...")`.
 template <typename T> T fail(T result, const std::string &message) {

@@ -1,6 +1,6 @@
 //===- Image.cpp - Image input for vision models --------------------------===//
 #include "Image.h"
-#include "spec/Printable.h"
+#include "Printable.h"
 
 #include <algorithm>
 #include <cerrno>

@@ -23,10 +23,7 @@
 #include "WeightFormat.h"
 
 #include "SafetensorsReader.h"
-#include "spec/SpecParser.h"
-#include "weights/InitWeights.h"
-#include "weights/Manifest.h"
-#include "weights/WeightLoader.h"
+#include "WeightLoad.h"
 
 #include <HalideRuntime.h>
 
@@ -711,143 +708,92 @@ static int impl_encode(tfc_context *ctx, const int32_t *tokens,
 
 namespace {
 
-/// Where the native tensors of a model come from: a file (streamWeights) or
-/// the random initialiser; each goes to the sink.
-using TensorSource = std::function<bool(const tfc::ModelSpec &,
-                                        const tfc::NativeSink &,
-                                        std::string &)>;
+/// Where the native tensors of a model come from: a file
+/// (tfc::readWeightsFile) or the random initialiser; each goes to the sink.
+using TensorSource =
+    std::function<bool(const tfc::TensorSink &, std::string &)>;
 
-/// The model's embedded spec, or an error.
-std::optional<tfc::ModelSpec> embeddedSpec(const tfc_model *model,
-                                           std::string &error) {
-  return tfc::parseSpecString(
-      model->spec_yaml,
-      std::string(model->name ? model->name : "model") + " (embedded spec)",
-      error);
-}
-
-tfc_weights *buildWeights(const tfc_model *model, const tfc::ModelSpec &spec,
-                          const std::string &where,
+tfc_weights *buildWeights(const tfc_model *model, const std::string &where,
                           const TensorSource &source);
 
 } // namespace
 
 tfc_weights *tfc_weights_load(const tfc_model *model, const char *path) {
   std::string error;
-  if (!checkPlan(model, error)) {
-    tfc::setLastError( error);
-    return nullptr;
-  }
-  if (!path) {
-    tfc::setLastError( "weights path is NULL");
-    return nullptr;
-  }
-  std::optional<tfc::ModelSpec> spec = embeddedSpec(model, error);
-  if (!spec) {
-    tfc::setLastError( error);
-    return nullptr;
-  }
-  // The layout comes from the file's names or metadata; the spec's layout is
-  // the fallback for a file that says nothing.
-  tfc::WeightLayout layout = spec->layout;
-  {
-    std::unique_ptr<tfc::SafetensorsFile> file =
-        tfc::SafetensorsFile::open(path, error);
-    if (!file) {
-      tfc::setLastError( error);
-      return nullptr;
-    }
-    if (std::optional<tfc::WeightLayout> seen = tfc::detectLayout(*file))
-      layout = *seen;
-  }
+  if (!checkPlan(model, error))
+    return tfc::fail<tfc_weights *>(nullptr, error);
+  if (!path)
+    return tfc::fail<tfc_weights *>(nullptr, "weights path is NULL");
   std::string file = path;
-  return buildWeights(
-      model, *spec, file,
-      [&](const tfc::ModelSpec &s, const tfc::NativeSink &sink,
-          std::string &e) { return tfc::streamWeights(s, file, layout, sink, e); });
+  return buildWeights(model, file,
+                      [&](const tfc::TensorSink &sink, std::string &e) {
+                        return tfc::readWeightsFile(*model, file, sink, e);
+                      });
 }
 
 tfc_weights *tfc_weights_random(const tfc_model *model, uint64_t seed) {
   std::string error;
-  if (!checkPlan(model, error)) {
-    tfc::setLastError( error);
-    return nullptr;
-  }
-  std::optional<tfc::ModelSpec> spec = embeddedSpec(model, error);
-  if (!spec) {
-    tfc::setLastError( error);
-    return nullptr;
-  }
-  return buildWeights(
-      model, *spec, "random weights (seed " + std::to_string(seed) + ")",
-      [seed](const tfc::ModelSpec &s, const tfc::NativeSink &sink,
-             std::string &e) {
-        for (auto &[name, tensor] : tfc::initWeights(s, seed))
-          if (!sink(name, std::move(tensor), e))
-            return false;
-        return true;
-      });
+  if (!checkPlan(model, error))
+    return tfc::fail<tfc_weights *>(nullptr, error);
+  return buildWeights(model,
+                      "random weights (seed " + std::to_string(seed) + ")",
+                      [&](const tfc::TensorSink &sink, std::string &e) {
+                        return tfc::randomWeightTensors(*model, seed, sink, e);
+                      });
 }
 
 namespace {
 
-tfc_weights *buildWeights(const tfc_model *model, const tfc::ModelSpec &specRef,
-                          const std::string &where,
+tfc_weights *buildWeights(const tfc_model *model, const std::string &where,
                           const TensorSource &source) {
   std::string error;
-  const tfc::ModelSpec *spec = &specRef;
   const char *path = where.c_str();
   // Each plan weight's storage form and size come from the manifest's
   // shapes, so the storage is allocated before the file is read; then the
-  // file's tensors stream through one at a time (streamWeights holds one in
-  // double precision) and each is converted straight into the plan weights
-  // that read it. Peak memory: the storage plus the largest tensor.
-  std::map<std::string, std::vector<int64_t>> shapes;
-  for (const tfc::TensorInfo &t : tfc::buildManifest(*spec))
-    shapes[t.name] = t.shape;
+  // native tensors arrive one at a time (as f32, straight from the file's
+  // dtype) and each is converted into the plan weights that read it. Peak
+  // memory: the storage plus the largest converted tensor.
+  std::map<std::string, int32_t> tensorOf;
+  for (int32_t t = 0; t < model->num_tensors; ++t)
+    tensorOf[model->tensors[t].name] = t;
   auto weights = std::make_unique<tfc_weights>();
   weights->model = model;
   std::vector<int64_t> offsets(size_t(model->num_weights));
   std::vector<tfc::WeightForm> forms(size_t(model->num_weights));
-  std::multimap<std::string, int32_t> readers; // file tensor -> plan weights
-  int64_t total = 0;                           // bytes
+  std::multimap<int32_t, int32_t> readers; // native tensor -> plan weights
+  int64_t total = 0;                       // bytes
   for (int32_t w = 0; w < model->num_weights; ++w) {
     const tfc_weight_info &info = model->weights[w];
-    auto it = shapes.find(info.name);
-    if (it == shapes.end()) {
-      tfc::setLastError(
-               std::string(path) + ": tensor '" + info.name +
-                   "' is used by the plan but is not in the manifest of "
-                   "model '" +
-                   spec->name + "' (the plan and its spec disagree)");
-      return nullptr;
-    }
-    if (!tfc::weightForm(info, it->second, forms[size_t(w)], error)) {
-      tfc::setLastError( std::string(path) + ": " + error);
-      return nullptr;
-    }
+    auto it = tensorOf.find(info.name);
+    if (it == tensorOf.end())
+      return tfc::fail<tfc_weights *>(
+          nullptr, std::string(path) + ": tensor '" + info.name +
+                       "' is used by the plan but is not in the manifest of "
+                       "model '" +
+                       model->name + "' (the plan and its tables disagree)");
+    const tfc_tensor &t = model->tensors[it->second];
+    if (!tfc::weightForm(info, std::vector<int64_t>(t.dims, t.dims + t.rank),
+                         forms[size_t(w)], error))
+      return tfc::fail<tfc_weights *>(nullptr, std::string(path) + ": " + error);
     offsets[size_t(w)] = total;
     total += (forms[size_t(w)].bytes + int64_t(kAlign) - 1) /
              int64_t(kAlign) * int64_t(kAlign);
-    readers.emplace(info.name, w);
+    readers.emplace(it->second, w);
   }
   weights->storage = static_cast<uint8_t *>(allocBytes(total));
-  if (!weights->storage) {
-    tfc::setLastError(
-             std::string(path) + ": out of memory for " +
-                 std::to_string(total) + " bytes of weights");
-    return nullptr;
-  }
+  if (!weights->storage)
+    return tfc::fail<tfc_weights *>(
+        nullptr, std::string(path) + ": out of memory for " +
+                     std::to_string(total) + " bytes of weights");
   weights->tensors.resize(size_t(model->num_weights));
   bool ok = source(
-      *spec,
-      [&](const std::string &name, tfc::RefTensor &&t, std::string &e) {
-        auto [first, last] = readers.equal_range(name);
+      [&](int32_t tensor, const float *data, std::string &e) {
+        auto [first, last] = readers.equal_range(tensor);
         for (auto r = first; r != last; ++r) {
           int32_t w = r->second;
           uint8_t *dst = weights->storage + offsets[size_t(w)];
-          if (!tfc::storeWeight(model->weights[w], forms[size_t(w)],
-                                t.data.data(), dst, e)) {
+          if (!tfc::storeWeight(model->weights[w], forms[size_t(w)], data, dst,
+                                e)) {
             e = std::string(path) + ": " + e;
             return false;
           }
@@ -856,10 +802,8 @@ tfc_weights *buildWeights(const tfc_model *model, const tfc::ModelSpec &specRef,
         return true;
       },
       error);
-  if (!ok) {
-    tfc::setLastError( error);
-    return nullptr;
-  }
+  if (!ok)
+    return tfc::fail<tfc_weights *>(nullptr, error);
   if (model->device_interface) {
     // A GPU model: every weight goes to the device once, here; the host
     // copy is freed.

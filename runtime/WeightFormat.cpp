@@ -157,7 +157,7 @@ int8_t quantizeInt8(double x, float scale) {
 }
 
 bool storeWeight(const tfc_weight_info &info, const WeightForm &form,
-                 const double *data, void *dst, std::string &error) {
+                 const float *data, void *dst, std::string &error) {
   std::memset(dst, 0, static_cast<size_t>(form.bytes)); // panel padding
   int64_t rows = form.rows, cols = form.cols, p = info.panel;
   // Element (k, c) of the logical matrix.
@@ -166,9 +166,7 @@ bool storeWeight(const tfc_weight_info &info, const WeightForm &form,
   };
   bool matrix = isMatrixForm(info);
   if (!matrix) {
-    float *out = static_cast<float *>(dst);
-    for (int64_t i = 0; i < cols; ++i)
-      out[i] = static_cast<float>(data[i]);
+    std::memcpy(dst, data, size_t(cols) * sizeof(float));
     return true;
   }
   // int8: scale[g, c] for each group g of `group` rows ([groups, padded]
@@ -177,13 +175,17 @@ bool storeWeight(const tfc_weight_info &info, const WeightForm &form,
   int64_t group = info.group, padded = form.paddedCols;
   if (info.dtype == TFC_DTYPE_I8 || info.scales) {
     scale.assign(static_cast<size_t>(rows / group * padded), 0.0f);
-    for (int64_t g = 0; g < rows / group; ++g)
-      for (int64_t c = 0; c < cols; ++c) {
-        double m = 0;
-        for (int64_t k = g * group; k < (g + 1) * group; ++k)
-          m = std::max(m, std::fabs(at(k, c)));
-        scale[static_cast<size_t>(g * padded + c)] = int8Scale(m);
-      }
+    std::vector<float> largest(static_cast<size_t>(cols));
+    for (int64_t g = 0; g < rows / group; ++g) {
+      std::fill(largest.begin(), largest.end(), 0.0f);
+      for (int64_t k = g * group; k < (g + 1) * group; ++k)
+        for (int64_t c = 0; c < cols; ++c)
+          largest[size_t(c)] =
+              std::max(largest[size_t(c)], std::fabs(at(k, c)));
+      for (int64_t c = 0; c < cols; ++c)
+        scale[static_cast<size_t>(g * padded + c)] =
+            int8Scale(largest[size_t(c)]);
+    }
   }
   if (info.scales) {
     // Packed: [panels, groups, P] (the matrix's panels); else [groups, cols].
@@ -199,35 +201,53 @@ bool storeWeight(const tfc_weight_info &info, const WeightForm &form,
   auto index = [&](int64_t k, int64_t c) {
     return p > 0 ? ((c / p) * rows + k) * p + c % p : k * cols + c;
   };
-  for (int64_t k = 0; k < rows; ++k)
-    for (int64_t c = 0; c < cols; ++c) {
-      double v = at(k, c);
-      int64_t i = index(k, c);
-      switch (info.dtype) {
-      case TFC_DTYPE_F16:
-        if (!(std::fabs(v) <= 65504.0)) {
-          error = "tensor '" + std::string(info.name ? info.name : "?") +
-                  "': element [" + std::to_string(k) + ", " +
-                  std::to_string(c) + "] = " + std::to_string(v) +
-                  " is beyond f16's range (65504); compile with --quantize "
-                  "bf16 or f32";
-          return false;
-        }
-        static_cast<uint16_t *>(dst)[i] = floatToHalf(static_cast<float>(v));
-        break;
-      case TFC_DTYPE_BF16:
-        static_cast<uint16_t *>(dst)[i] =
-            floatToBFloat16(static_cast<float>(v));
-        break;
-      case TFC_DTYPE_I8:
-        static_cast<int8_t *>(dst)[i] = quantizeInt8(
-            v, scale[static_cast<size_t>(k / group * padded + c)]);
-        break;
-      default:
-        static_cast<float *>(dst)[i] = static_cast<float>(v);
-      }
+  // Every element through `store(v, k, c)`, in the order the source is
+  // contiguous (a transposed matrix column by column).
+  auto each = [&](auto store) {
+    if (info.transposed) {
+      for (int64_t c = 0; c < cols; ++c)
+        for (int64_t k = 0; k < rows; ++k)
+          if (!store(data[c * rows + k], k, c))
+            return false;
+    } else {
+      for (int64_t k = 0; k < rows; ++k)
+        for (int64_t c = 0; c < cols; ++c)
+          if (!store(data[k * cols + c], k, c))
+            return false;
     }
-  return true;
+    return true;
+  };
+  switch (info.dtype) {
+  case TFC_DTYPE_F16:
+    return each([&](float v, int64_t k, int64_t c) {
+      if (!(std::fabs(v) <= 65504.0f)) {
+        error = "tensor '" + std::string(info.name ? info.name : "?") +
+                "': element [" + std::to_string(k) + ", " +
+                std::to_string(c) + "] = " + std::to_string(v) +
+                " is beyond f16's range (65504); compile with --quantize "
+                "bf16 or f32";
+        return false;
+      }
+      static_cast<uint16_t *>(dst)[index(k, c)] = floatToHalf(v);
+      return true;
+    });
+  case TFC_DTYPE_BF16:
+    return each([&](float v, int64_t k, int64_t c) {
+      static_cast<uint16_t *>(dst)[index(k, c)] = floatToBFloat16(v);
+      return true;
+    });
+  case TFC_DTYPE_I8:
+    return each([&](float v, int64_t k, int64_t c) {
+      static_cast<int8_t *>(dst)[index(k, c)] = quantizeInt8(
+          v, scale[static_cast<size_t>(k / group * padded + c)]);
+      return true;
+    });
+  default:
+    return each([&](float v, int64_t k, int64_t c) {
+      static_cast<float *>(dst)[index(k, c)] = v;
+      return true;
+    });
+  }
 }
 
 } // namespace tfc

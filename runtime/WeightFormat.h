@@ -33,7 +33,7 @@ bool weightForm(const tfc_weight_info &info, const std::vector<int64_t> &shape,
 /// into `dst` (form.bytes bytes) in the form of `info`. Fails, naming the
 /// tensor and element, for a value beyond f16's range in an f16 matrix.
 bool storeWeight(const tfc_weight_info &info, const WeightForm &form,
-                 const double *data, void *dst, std::string &error);
+                 const float *data, void *dst, std::string &error);
 
 /// IEEE binary16 and bfloat16 bits of x, rounded to nearest even (NaN stays
 /// NaN, overflow becomes infinity).

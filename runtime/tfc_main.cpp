@@ -18,7 +18,6 @@
 #include "Scratch.h"
 #include "Tokenizer.h"
 #include "WordPiece.h"
-#include "spec/SpecParser.h"
 #include "tfc_plan.h"
 #include "tfc_runtime.h"
 
@@ -873,24 +872,24 @@ bool openModel(const Options &opt, const tfc_model *m, tfc_weights *&w,
 /// the top classes with their softmax probabilities.
 int classifyImage(const Options &opt, const tfc_model *m, Failure &fail) {
   std::string error;
-  std::optional<ModelSpec> spec =
-      parseSpecString(m->spec_yaml, std::string(m->name) + " (spec)", error);
-  if (!spec || !spec->image) {
-    fail = {1, spec ? "the model's spec has no image: section" : error};
+  if (m->image_height < 1 || m->image_channels < 1 || !m->image_mean ||
+      !m->image_std) {
+    fail = {1, "the model has no image settings (the spec's image: section)"};
     return 1;
   }
-  const ImageSpec &img = *spec->image;
+  const int64_t height = m->image_height, width = m->image_width,
+                channels = m->image_channels;
   std::vector<float> pixels;
-  size_t count = size_t(img.height * img.width * img.channels);
+  size_t count = size_t(height * width * channels);
   if (!opt.image.empty()) {
     ImagePrep prep;
-    prep.height = img.height;
-    prep.width = img.width;
-    prep.channels = img.channels;
-    prep.mean.assign(img.mean.begin(), img.mean.end());
-    prep.std.assign(img.std.begin(), img.std.end());
-    prep.resize = img.resize == ImageResizeKind::Stretch ? ImageResize::Stretch
-                                                         : ImageResize::Crop;
+    prep.height = height;
+    prep.width = width;
+    prep.channels = channels;
+    prep.mean.assign(m->image_mean, m->image_mean + channels);
+    prep.std.assign(m->image_std, m->image_std + channels);
+    prep.resize = m->image_resize == 1 ? ImageResize::Stretch
+                                       : ImageResize::Crop;
     if (!prepareImage(opt.image, prep, pixels, error)) {
       fail = {1, error};
       return 1;
@@ -906,9 +905,9 @@ int classifyImage(const Options &opt, const tfc_model *m, Failure &fail) {
     std::fclose(f);
     if (got != count) {
       fail = {1, opt.imageRaw + ": expected " + std::to_string(count) +
-                     " f32 values (" + std::to_string(img.height) + " x " +
-                     std::to_string(img.width) + " x " +
-                     std::to_string(img.channels) + "), found " +
+                     " f32 values (" + std::to_string(height) + " x " +
+                     std::to_string(width) + " x " +
+                     std::to_string(channels) + "), found " +
                      (got > count ? "more" : std::to_string(got))};
       return 1;
     }
@@ -1012,15 +1011,10 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
   // text with it.
   std::unique_ptr<Tokenizer> tokenizer;
   if (opt.havePrompt || opt.maxTokens >= 0) {
-    std::optional<ModelSpec> spec =
-        parseSpecString(m->spec_yaml, std::string(m->name) + " (spec)", error);
-    if (!spec) {
-      fail = {1, error};
-      return 1;
-    }
-    if (spec->tokenizer == TokenizerKind::Byte) {
+    std::string kind = tfc_model_tokenizer(m);
+    if (kind == "byte") {
       tokenizer = makeByteTokenizer();
-    } else if (spec->tokenizer == TokenizerKind::GPT2) {
+    } else if (kind == "gpt2") {
       std::string dir = opt.tokenizerDir;
       if (dir.empty() && std::getenv("TFC_GPT2_TOKENIZER_DIR"))
         dir = std::getenv("TFC_GPT2_TOKENIZER_DIR");

@@ -22,7 +22,7 @@ extern "C" {
 
 struct halide_device_interface_t;
 
-#define TFC_PLAN_VERSION 7
+#define TFC_PLAN_VERSION 8
 #define TFC_DIM_N (-1)
 #define TFC_MAX_RANK 3
 
@@ -105,6 +105,53 @@ typedef struct {
   int32_t group;      /* int8 (values and scales): input rows per scale */
 } tfc_weight_info;
 
+/* --- Reading weights files: what the spec said, as data ------------------
+ *
+ * The manifest (tfc_model.tensors) lists every weight under its native name
+ * and shape (docs/weights.md). A layout (native, hf-gpt2, hf-llama, ...)
+ * names each native tensor in a file and says how the data moves
+ * (tfc_model.layouts, tfc_model.sources). The runtime reads a file with
+ * these tables alone: it parses no spec. */
+
+/* How a file tensor becomes a native tensor. */
+#define TFC_XFORM_COPY 0       /* same data, same shape */
+#define TFC_XFORM_TRANSPOSE 1  /* file [out, in] (nn.Linear), native [in, out] */
+#define TFC_XFORM_RESHAPE 2    /* same data; the file has leading 1s */
+#define TFC_XFORM_CONV_PATCH 3 /* file Conv2d [D, C, P, P], native [P*P*C, D] */
+#define TFC_XFORM_COLUMNS 4    /* native = columns [column, column + width) of
+                                  the file's matrix (GPT-2's fused c_attn) */
+
+typedef struct {
+  const char *name; /* native name, e.g. "layers.0.attn.wq" */
+  int32_t rank;
+  int64_t dims[TFC_MAX_RANK];
+  /* tfc_weights_random: element values mean + sigma * N(0, 1), from a
+   * generator seeded by the seed and the name (RandomWeights.h). */
+  double init_mean, init_sigma;
+} tfc_tensor;
+
+typedef struct {
+  int32_t tensor;   /* index into tfc_model.tensors */
+  const char *file; /* the file's tensor name, without the layout's prefix */
+  int32_t prefixed; /* 1: the name takes the layout's optional prefix */
+  int32_t xform;    /* TFC_XFORM_* */
+  int32_t file_rank;
+  int64_t file_dims[4];
+  int64_t column; /* TFC_XFORM_COLUMNS: the tensor's first file column */
+} tfc_tensor_source;
+
+typedef struct {
+  const char *name;   /* "native", "hf-gpt2", ... (a file's tfc.layout) */
+  const char *prefix; /* optional prefix of the file names ("transformer."),
+                         "" for none */
+  /* A tied head: a file may still carry "lm_head.weight" if it equals this
+   * tensor (the embedding; without the prefix). NULL otherwise. */
+  const char *tied_head;
+  /* Non-NULL: this layout cannot hold the model; the message says why. */
+  const char *unsupported;
+  int32_t first_source, num_sources; /* into tfc_model.sources */
+} tfc_layout;
+
 typedef struct tfc_model {
   int32_t plan_version;  /* TFC_PLAN_VERSION */
   const char *name;      /* the spec's name */
@@ -139,6 +186,18 @@ typedef struct tfc_model {
   const char *device_api;
   const struct halide_device_interface_t *(*device_interface)(void);
   const char *tokenizer; /* the spec's tokenizer: "byte", "gpt2", "none" */
+  /* The manifest and the layouts a weights file may use; layouts[0] is the
+   * spec's weights.layout, for a file whose names say nothing. */
+  int32_t num_tensors;
+  const tfc_tensor *tensors;
+  int32_t num_layouts;
+  const tfc_layout *layouts;
+  const tfc_tensor_source *sources;
+  /* ViTs: how the executable's --image becomes the model's input (the
+   * spec's image: section); 0 elsewhere. resize: 0 = scale to cover and
+   * centre-crop, 1 = stretch each axis. */
+  int32_t image_height, image_width, image_channels, image_resize;
+  const double *image_mean, *image_std; /* image_channels each */
 } tfc_model;
 
 #ifdef __cplusplus

@@ -20,6 +20,7 @@
 #include "fusion/KernelAttr.h"
 #include "lowering/SpecToTfm.h"
 #include "plan/MemoryPlan.h"
+#include "plan/PlanSource.h"
 #include "reference/Interpreter.h"
 #include "spec/SpecParser.h"
 #include "tuning/Tuner.h"
@@ -404,8 +405,8 @@ int emitStage() {
         std::string resolved;
         if (!resolveTarget(target, resolved, error))
           return fail(error);
-        os << emitPlanSource(plan, cIdentifier(spec->name), printSpec(*spec),
-                             resolved, false);
+        os << emitPlanSource(plan, *spec, printSpec(*spec),
+                             cIdentifier(spec->name), resolved, false);
       } else {
         std::string kernels;
         const char *what = emit == Stage::Halide   ? "stmt"
@@ -515,7 +516,7 @@ int compileCommand() {
   request.library = library;
   request.keepTemps = keepTemps;
   std::string error;
-  if (!compileModel(plan, printSpec(*spec), request, error))
+  if (!compileModel(plan, *spec, request, error))
     return fail(error);
   return 0;
 }
@@ -760,7 +761,7 @@ bool ensureCached(const ModelSpec &spec, const std::string &specText,
   CompileRequest request;
   request.target = target;
   request.output = tmp + "/" + name;
-  if (!compileModel(plan, specText, request, error) ||
+  if (!compileModel(plan, spec, request, error) ||
       !writeCacheManifest(tmp, {name}, error))
     return false;
   // Replace what is there (a corrupt entry) with the complete build.

@@ -3,6 +3,8 @@
 
 #include "codegen/HalideKernels.h"
 #include "driver/AtomicFile.h"
+#include "plan/PlanSource.h"
+#include "spec/SpecParser.h"
 
 #include <cerrno>
 #include <chrono>
@@ -222,7 +224,7 @@ bool kernelTexts(const Plan &plan, const std::string &target,
   return true;
 }
 
-bool compileModel(const Plan &plan, const std::string &specYaml,
+bool compileModel(const Plan &plan, const ModelSpec &spec,
                   const CompileRequest &request, std::string &error) {
   Clock::time_point start = Clock::now();
   std::string resolved;
@@ -272,7 +274,8 @@ bool compileModel(const Plan &plan, const std::string &specYaml,
   std::string planC = tmp.path + "/plan.c", planObj = tmp.path + "/plan.o";
   if (!writeFile(
           planC,
-          emitPlanSource(plan, cName, specYaml, resolved, !request.library),
+          emitPlanSource(plan, spec, printSpec(spec), cName, resolved,
+                         !request.library),
           error))
     return false;
   std::string cc = envOr("CC", "cc");

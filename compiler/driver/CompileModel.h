@@ -11,6 +11,7 @@
 #define TFC_DRIVER_COMPILEMODEL_H
 
 #include "plan/MemoryPlan.h"
+#include "spec/ModelSpec.h"
 
 #include <string>
 
@@ -25,7 +26,7 @@ struct CompileRequest {
 
 /// Compiles `plan` to native code. Progress goes to stderr; the result is
 /// written atomically (a temporary name, then renamed into place).
-bool compileModel(const Plan &plan, const std::string &specYaml,
+bool compileModel(const Plan &plan, const ModelSpec &spec,
                   const CompileRequest &request, std::string &error);
 
 /// For --emit=halide|llvm|asm: the text of every distinct kernel.

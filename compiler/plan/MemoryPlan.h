@@ -105,13 +105,6 @@ std::string printPlan(const Plan &plan);
 /// for a CPU target.
 std::string deviceApiOf(const std::string &target);
 
-/// The C source of the runtime table (runtime/tfc_plan.h) for `plan`.
-/// Defines `const tfc_model *tfc_model_<cName>(void)`, and with
-/// `forExecutable` also `tfc_main_model`.
-std::string emitPlanSource(const Plan &plan, const std::string &cName,
-                           const std::string &specYaml,
-                           const std::string &target, bool forExecutable);
-
 /// "tiny-decoder" -> "tiny_decoder" (a C identifier).
 std::string cIdentifier(const std::string &name);
 

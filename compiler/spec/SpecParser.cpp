@@ -11,7 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "spec/SpecParser.h"
-#include "spec/Printable.h"
+#include "Printable.h"
 
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>

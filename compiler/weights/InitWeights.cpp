@@ -4,6 +4,7 @@
 #include "weights/Layouts.h"
 #include "weights/Manifest.h"
 
+#include "RandomWeights.h"
 #include "SafetensorsReader.h"
 #include "SafetensorsWriter.h"
 
@@ -12,31 +13,6 @@
 namespace tfc {
 
 namespace {
-
-uint64_t splitmix64(uint64_t &state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-uint64_t fnv1a(const std::string &s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s)
-    h = (h ^ c) * 0x100000001b3ull;
-  return h;
-}
-
-// Approximately N(0, 1): the sum of four uniforms on [0, 1) has mean 2 and
-// variance 1/3. Only additions and one multiplication, all correctly
-// rounded, so every platform gets the same bits (std::normal_distribution
-// differs between standard libraries; log/cos differ between libms).
-double standardNormal(uint64_t &state) {
-  double sum = 0.0;
-  for (int i = 0; i < 4; ++i)
-    sum += static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53;
-  return (sum - 2.0) * 1.7320508075688772; // sqrt(3)
-}
 
 bool endsWith(const std::string &s, const std::string &suffix) {
   return s.size() >= suffix.size() &&
@@ -52,16 +28,12 @@ int64_t layerCount(const ModelSpec &spec) {
 
 } // namespace
 
-std::map<std::string, RefTensor> initWeights(const ModelSpec &spec,
-                                             uint64_t seed) {
-  std::map<std::string, RefTensor> out;
+std::vector<InitParams> initParams(const ModelSpec &spec) {
+  std::vector<InitParams> out;
   const double residualScale =
       1.0 / std::sqrt(2.0 * static_cast<double>(layerCount(spec)));
   for (const TensorInfo &info : buildManifest(spec)) {
     const std::string &n = info.name;
-    RefTensor t(info.shape);
-    uint64_t state = seed ^ fnv1a(n);
-    splitmix64(state); // decorrelate nearby seeds
     double mean = 0.0, sigma = 0.05;
     if (endsWith(n, ".gamma")) {
       mean = 1.0, sigma = 0.1;
@@ -73,9 +45,19 @@ std::map<std::string, RefTensor> initWeights(const ModelSpec &spec,
       if (endsWith(n, ".wo") || endsWith(n, ".w2"))
         sigma *= residualScale;
     }
-    for (double &v : t.data)
-      v = std::fma(sigma, standardNormal(state), mean); // one rounding
-    out[n] = std::move(t);
+    out.push_back({info, mean, sigma});
+  }
+  return out;
+}
+
+std::map<std::string, RefTensor> initWeights(const ModelSpec &spec,
+                                             uint64_t seed) {
+  std::map<std::string, RefTensor> out;
+  for (const InitParams &p : initParams(spec)) {
+    RefTensor t(p.tensor.shape);
+    randomNormal(seed, p.tensor.name, p.mean, p.sigma, t.data.data(),
+                 t.data.size());
+    out[p.tensor.name] = std::move(t);
   }
   return out;
 }

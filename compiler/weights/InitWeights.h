@@ -12,14 +12,27 @@
 
 #include "reference/RefTensor.h"
 #include "spec/ModelSpec.h"
+#include "weights/Manifest.h"
 
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace tfc {
 
-/// Every manifest tensor of `spec`, random. Each tensor has its own stream
+/// A manifest tensor and the distribution of its random values: mean +
+/// sigma * N(0, 1) (runtime/RandomWeights.h draws them).
+struct InitParams {
+  TensorInfo tensor;
+  double mean = 0, sigma = 0;
+};
+
+/// The distribution of every manifest tensor, in manifest order (the
+/// scales below). Compiled models carry it for tfc_weights_random.
+std::vector<InitParams> initParams(const ModelSpec &spec);
+
+/// Every manifest tensor of `spec`, random (initParams). Each tensor has its own stream
 /// (seeded by `seed` and its name), so adding a tensor does not change the
 /// others. Scales keep activations O(1) through many layers:
 ///   projections [in, out]          N(0, 1/sqrt(in))

@@ -13,6 +13,7 @@
 #include "weights/Manifest.h"
 
 #include "SafetensorsReader.h"
+#include "WeightLayouts.h"
 
 #include <algorithm>
 #include <cmath>
@@ -210,6 +211,7 @@ struct Rule {
   std::vector<std::vector<int64_t>> nativeShapes;
   Xform xform = Xform::Copy;
   std::vector<int64_t> fileShape;
+  bool prefixed = false; // `file` starts with the layout's optional prefix
 };
 
 std::vector<int64_t> fileShapeOf(const Rule &rule, const ModelSpec &spec) {
@@ -296,6 +298,7 @@ bool buildRules(const ModelSpec &spec, WeightLayout layout,
     r.natives = {t.name};
     r.nativeShapes = {t.shape};
     r.xform = map->xform;
+    r.prefixed = map->prefixed;
     ruleOfFile[file] = rules.size();
     rules.push_back(std::move(r));
   }
@@ -398,30 +401,6 @@ RefTensor nativeToFile(const Rule &rule,
   return out;
 }
 
-// Tensors published checkpoints carry that are not weights of the tfc
-// model: attention-mask buffers, rotary caches, poolers (unless the spec's
-// head is one: then they are read), pretraining heads.
-bool isIgnorable(WeightLayout layout, const std::string &prefix,
-                 const std::string &name) {
-  std::string local =
-      startsWith(name, prefix) ? name.substr(prefix.size()) : name;
-  switch (layout) {
-  case WeightLayout::HFGPT2:
-    return startsWith(local, "h.") && (endsWith(local, ".attn.bias") ||
-                                       endsWith(local, ".attn.masked_bias"));
-  case WeightLayout::HFLlama:
-    return endsWith(name, ".rotary_emb.inv_freq");
-  case WeightLayout::HFBERT:
-    return local == "embeddings.position_ids" || startsWith(local, "pooler.") ||
-           startsWith(name, "cls.");
-  case WeightLayout::HFViT:
-    return startsWith(local, "pooler.");
-  case WeightLayout::Native:
-    return false;
-  }
-  return false;
-}
-
 /// "[3, 17]": the index of flat element `flat` of a tensor of `shape`.
 std::string indexString(const std::vector<int64_t> &shape, size_t flat) {
   std::vector<int64_t> index(shape.size());
@@ -467,6 +446,46 @@ bool readFloats(const SafetensorsFile &file, const SafetensorsEntry &entry,
 }
 
 } // namespace
+
+std::vector<PlanLayout> planLayouts(const ModelSpec &spec) {
+  std::vector<WeightLayout> order = {spec.layout};
+  for (WeightLayout l :
+       {WeightLayout::Native, WeightLayout::HFGPT2, WeightLayout::HFLlama,
+        WeightLayout::HFBERT, WeightLayout::HFViT})
+    if (l != spec.layout)
+      order.push_back(l);
+  std::vector<PlanLayout> out;
+  for (WeightLayout layout : order) {
+    PlanLayout p;
+    p.name = toString(layout);
+    p.prefix = optionalPrefix(layout);
+    std::vector<Rule> rules;
+    if (!buildRules(spec, layout, "", rules, p.unsupported)) {
+      out.push_back(std::move(p));
+      continue;
+    }
+    if (spec.head.kind == HeadKind::LM && spec.head.tieEmbeddings)
+      p.tiedHead = layout == WeightLayout::HFGPT2    ? "wte.weight"
+                   : layout == WeightLayout::HFLlama ? "model.embed_tokens.weight"
+                                                     : "";
+    for (const Rule &r : rules) {
+      int64_t column = 0;
+      for (size_t k = 0; k < r.natives.size(); ++k) {
+        PlanLayout::Source s;
+        s.native = r.natives[k];
+        s.file = r.file;
+        s.prefixed = r.prefixed;
+        s.xform = static_cast<int>(r.xform);
+        s.fileShape = r.fileShape;
+        s.column = column;
+        column += r.nativeShapes[k].back();
+        p.sources.push_back(std::move(s));
+      }
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
 
 std::optional<WeightLayout> parseWeightLayout(const std::string &name) {
   for (WeightLayout l :
@@ -568,7 +587,7 @@ bool fromLayoutEach(const ModelSpec &spec, WeightLayout layout,
   }
 
   for (const SafetensorsEntry &e : file.entries()) {
-    if (used.count(e.name) || isIgnorable(layout, prefix, e.name))
+    if (used.count(e.name) || isIgnorableTensor(toString(layout), prefix, e.name))
       continue;
     // A tied model's file may still carry lm_head.weight (transformers
     // saves it for GPT-2 and some LLaMA checkpoints): fine if it is the

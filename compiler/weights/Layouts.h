@@ -31,6 +31,27 @@ namespace tfc {
 
 class SafetensorsFile;
 
+/// A layout as a compiled model carries it (tfc_layout and its
+/// tfc_tensor_sources in runtime/tfc_plan.h): the runtime reads weights
+/// files with these tables, without the spec.
+struct PlanLayout {
+  struct Source {
+    std::string native;             // the native tensor
+    std::string file;               // its file tensor, without the prefix
+    bool prefixed = false;          // the file name takes the prefix
+    int xform = 0;                  // TFC_XFORM_* (copy, transpose, ...)
+    std::vector<int64_t> fileShape; // the file tensor's shape
+    int64_t column = 0;             // TFC_XFORM_COLUMNS: first column
+  };
+  std::string name, prefix;
+  std::string tiedHead;    // the embedding a file's lm_head.weight may equal
+  std::string unsupported; // why the layout cannot hold the model, or ""
+  std::vector<Source> sources;
+};
+
+/// Every layout for `spec`, the spec's own first.
+std::vector<PlanLayout> planLayouts(const ModelSpec &spec);
+
 /// "hf-gpt2" -> WeightLayout::HFGPT2; nullopt for an unknown name.
 std::optional<WeightLayout> parseWeightLayout(const std::string &name);
 

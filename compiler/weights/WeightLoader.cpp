@@ -5,52 +5,14 @@
 #include "weights/Manifest.h"
 
 #include "SafetensorsReader.h"
+#include "WeightLayouts.h"
 
 #include <set>
 
 namespace tfc {
 
-namespace {
-
-bool startsWith(const std::string &s, const char *prefix) {
-  return s.rfind(prefix, 0) == 0;
-}
-
-bool contains(const std::string &s, const char *part) {
-  return s.find(part) != std::string::npos;
-}
-
-} // namespace
-
 std::optional<WeightLayout> detectLayout(const SafetensorsFile &file) {
-  auto meta = file.metadata().find("tfc.layout");
-  if (meta != file.metadata().end())
-    if (auto layout = parseWeightLayout(meta->second))
-      return layout;
-  // Most specific first: BERT and ViT names both contain "embeddings.".
-  bool gpt2 = false, llama = false, bert = false, vit = false, native = false;
-  for (const SafetensorsEntry &e : file.entries()) {
-    const std::string &n = e.name;
-    vit |= contains(n, "embeddings.patch_embeddings.projection.weight");
-    bert |= contains(n, "embeddings.word_embeddings.weight");
-    llama |= startsWith(n, "model.layers.") || n == "model.embed_tokens.weight";
-    gpt2 |= n == "wte.weight" || n == "transformer.wte.weight" ||
-            contains(n, "attn.c_attn.weight");
-    native |= n == "tok_embed" || n == "patch.w" || startsWith(n, "layers.") ||
-              startsWith(n, "encoder.layers.") ||
-              startsWith(n, "decoder.layers.");
-  }
-  if (vit)
-    return WeightLayout::HFViT;
-  if (bert)
-    return WeightLayout::HFBERT;
-  if (llama)
-    return WeightLayout::HFLlama;
-  if (gpt2)
-    return WeightLayout::HFGPT2;
-  if (native)
-    return WeightLayout::Native;
-  return std::nullopt;
+  return parseWeightLayout(detectLayoutName(file));
 }
 
 bool streamWeights(const ModelSpec &spec, const std::string &path,

@@ -9,12 +9,15 @@
 // main() of compiled executables (tfc_main.cpp built without its main).
 //
 //===----------------------------------------------------------------------===//
+#include "tfc_plan.h"
 #include "tfc_runtime.h"
+#include "ApiError.h"
 #include "Scratch.h"
 #include "ThreadPool.h"
 
 #include "spec/SpecParser.h"
 #include "weights/InitWeights.h"
+#include "weights/Layouts.h"
 
 #include <HalideRuntime.h>
 #include <gtest/gtest.h>
@@ -219,8 +222,14 @@ struct MockPlan {
       {TFC_ARG_WEIGHT, 0, 0, 2, {V, D, 0}},
       {TFC_ARG_OUTPUT, 0, 0, 2, {TFC_DIM_N, V, 0}}};
   tfc_model model{};
+  // The weights-file tables, as tfc compile writes them for the mock spec.
+  std::vector<tfc::InitParams> manifest;
+  std::vector<tfc::PlanLayout> planLayouts;
+  std::vector<tfc_tensor> tensors;
+  std::vector<tfc_tensor_source> sources;
+  std::vector<tfc_layout> layouts;
 
-  MockPlan() { finish(); }
+  MockPlan();
   const tfc_model *finish() {
     model.plan_version = TFC_PLAN_VERSION;
     model.name = "mock-decoder";
@@ -237,6 +246,11 @@ struct MockPlan {
     model.num_steps = int32_t(steps.size());
     model.steps = steps.data();
     model.args = args.data();
+    model.num_tensors = int32_t(tensors.size());
+    model.tensors = tensors.data();
+    model.num_layouts = int32_t(layouts.size());
+    model.layouts = layouts.data();
+    model.sources = sources.data();
     return &model;
   }
 };
@@ -247,6 +261,45 @@ tfc::ModelSpec mockSpec() {
       tfc::parseSpecString(kSpecYaml, "mock", error);
   EXPECT_TRUE(spec) << error;
   return *spec;
+}
+
+MockPlan::MockPlan() {
+  tfc::ModelSpec spec = mockSpec();
+  manifest = tfc::initParams(spec);
+  std::map<std::string, int32_t> index;
+  for (const tfc::InitParams &p : manifest) {
+    tfc_tensor t{};
+    t.name = p.tensor.name.c_str();
+    t.rank = int32_t(p.tensor.shape.size());
+    std::copy(p.tensor.shape.begin(), p.tensor.shape.end(), t.dims);
+    t.init_mean = p.mean;
+    t.init_sigma = p.sigma;
+    index[p.tensor.name] = int32_t(tensors.size());
+    tensors.push_back(t);
+  }
+  planLayouts = tfc::planLayouts(spec);
+  for (const tfc::PlanLayout &l : planLayouts) {
+    tfc_layout out{};
+    out.name = l.name.c_str();
+    out.prefix = l.prefix.c_str();
+    out.tied_head = l.tiedHead.empty() ? nullptr : l.tiedHead.c_str();
+    out.unsupported = l.unsupported.empty() ? nullptr : l.unsupported.c_str();
+    out.first_source = int32_t(sources.size());
+    out.num_sources = int32_t(l.sources.size());
+    for (const tfc::PlanLayout::Source &src : l.sources) {
+      tfc_tensor_source ts{};
+      ts.tensor = index.at(src.native);
+      ts.file = src.file.c_str();
+      ts.prefixed = src.prefixed;
+      ts.xform = src.xform;
+      ts.file_rank = int32_t(src.fileShape.size());
+      std::copy(src.fileShape.begin(), src.fileShape.end(), ts.file_dims);
+      ts.column = src.column;
+      sources.push_back(ts);
+    }
+    layouts.push_back(out);
+  }
+  finish();
 }
 
 std::string tempPath(const std::string &name) {
@@ -295,20 +348,26 @@ struct Loaded {
   }
 };
 
+tfc_context_params threadsParams(int threads) {
+  tfc_context_params p = tfc_context_default_params();
+  p.threads = threads;
+  return p;
+}
+
 void load(const tfc_model *model, const std::string &path, Loaded &l) {
-  char err[512] = "unset";
-  l.weights = tfc_weights_load(model, path.c_str(), err, sizeof err);
-  ASSERT_NE(l.weights, nullptr) << err;
-  l.ctx = tfc_context_create(l.weights, kThreads, err, sizeof err);
-  ASSERT_NE(l.ctx, nullptr) << err;
+  l.weights = tfc_weights_load(model, path.c_str());
+  ASSERT_NE(l.weights, nullptr) << tfc_last_error();
+  tfc_context_params p = threadsParams(kThreads);
+  l.ctx = tfc_context_create(l.weights, &p);
+  ASSERT_NE(l.ctx, nullptr) << tfc_last_error();
 }
 
 std::string loadError(const tfc_model *model, const std::string &path) {
-  char err[512] = "unset";
-  tfc_weights *w = tfc_weights_load(model, path.c_str(), err, sizeof err);
+  tfc::setLastError("unset");
+  tfc_weights *w = tfc_weights_load(model, path.c_str());
   EXPECT_EQ(w, nullptr);
   tfc_weights_free(w);
-  return err;
+  return tfc_last_error();
 }
 
 // --- Forward
@@ -329,9 +388,8 @@ TEST(Runtime, ForwardMatchesHandComputation) {
     ASSERT_EQ(
         tfc_forward(l.ctx, tokens.data(), int64_t(tokens.size()), out.data()),
         0)
-        << tfc_context_error(l.ctx);
+        << tfc_last_error();
     EXPECT_EQ(out, expectedLogits(tokens)) << "n = " << tokens.size();
-    EXPECT_STREQ(tfc_context_error(l.ctx), "");
   }
 }
 
@@ -345,7 +403,7 @@ TEST(Runtime, LoadsHuggingFaceGpt2Layout) {
   std::vector<int32_t> tokens = {5, 0, 8};
   std::vector<float> out(tokens.size() * V);
   ASSERT_EQ(tfc_forward(l.ctx, tokens.data(), 3, out.data()), 0)
-      << tfc_context_error(l.ctx);
+      << tfc_last_error();
   EXPECT_EQ(out, expectedLogits(tokens));
 }
 
@@ -356,34 +414,35 @@ TEST(Runtime, BadInputIsAnErrorString) {
   std::vector<float> out(size_t(S + 1) * V);
   std::vector<int32_t> tokens = {1, 2, 3, 11, 4, 5, 6};
   EXPECT_NE(tfc_forward(l.ctx, tokens.data(), 4, out.data()), 0);
-  EXPECT_STREQ(tfc_context_error(l.ctx),
+  EXPECT_STREQ(tfc_last_error(),
                "token id 11 at position 3 is out of range [0, 11)");
   tokens[3] = -2;
   EXPECT_NE(tfc_forward(l.ctx, tokens.data(), 4, out.data()), 0);
-  EXPECT_STREQ(tfc_context_error(l.ctx),
+  EXPECT_STREQ(tfc_last_error(),
                "token id -2 at position 3 is out of range [0, 11)");
   tokens[3] = 0;
   EXPECT_NE(tfc_forward(l.ctx, tokens.data(), 7, out.data()), 0);
-  EXPECT_STREQ(tfc_context_error(l.ctx),
+  EXPECT_STREQ(tfc_last_error(),
                "sequence of 7 tokens exceeds max_seq 6");
   EXPECT_NE(tfc_forward(l.ctx, tokens.data(), 0, out.data()), 0);
-  EXPECT_STREQ(tfc_context_error(l.ctx),
+  EXPECT_STREQ(tfc_last_error(),
                "sequence of 0 tokens: need at least 1");
   EXPECT_NE(tfc_forward(l.ctx, nullptr, 1, out.data()), 0);
-  EXPECT_STREQ(tfc_context_error(l.ctx), "tokens is NULL");
+  EXPECT_STREQ(tfc_last_error(), "tokens is NULL");
   EXPECT_NE(tfc_forward(l.ctx, tokens.data(), 1, nullptr), 0);
-  EXPECT_STREQ(tfc_context_error(l.ctx), "output is NULL");
-  // The context still works after errors, and a success clears the message.
+  EXPECT_STREQ(tfc_last_error(), "output is NULL");
+  // The context still works after errors; a success leaves the message of
+  // the last failure (as errno does).
   ASSERT_EQ(tfc_forward(l.ctx, tokens.data(), 2, out.data()), 0);
-  EXPECT_STREQ(tfc_context_error(l.ctx), "");
+  EXPECT_STREQ(tfc_last_error(), "output is NULL");
   EXPECT_NE(tfc_forward(nullptr, tokens.data(), 1, out.data()), 0);
-  EXPECT_STREQ(tfc_context_error(nullptr), "context is NULL");
+  EXPECT_STREQ(tfc_last_error(), "context is NULL");
   // A length that would overflow pos + n (found by FuzzRuntimeApi) is a
   // cache overflow, not a read past the tokens.
   tfc_reset(l.ctx);
   ASSERT_EQ(tfc_append(l.ctx, tokens.data(), 1, out.data(), 1), 0);
   EXPECT_NE(tfc_append(l.ctx, tokens.data(), INT64_MAX, out.data(), 1), 0);
-  EXPECT_STREQ(tfc_context_error(l.ctx),
+  EXPECT_STREQ(tfc_last_error(),
                "KV cache overflow: 1 cached + 9223372036854775807 new tokens "
                "exceed max_seq 6 (tfc_reset starts a new sequence)");
   EXPECT_EQ(tfc_position(l.ctx), 1);
@@ -399,13 +458,13 @@ TEST(Runtime, KernelFailureIsAnErrorNotAnAbort) {
   float out[2 * V];
   EXPECT_NE(tfc_forward(l.ctx, tokens, 2, out), 0);
   // The message comes through Halide's error handler (the runtime object).
-  EXPECT_STREQ(tfc_context_error(l.ctx),
+  EXPECT_STREQ(tfc_last_error(),
                "kernel mock_fail (step head.fail) failed: Input buffer x is "
                "accessed at 7, which is beyond the max (5) in dimension 0");
 
   plan.kernels[1] = {"mock_silent", mock_silent_fail_argv};
   EXPECT_NE(tfc_forward(l.ctx, tokens, 2, out), 0);
-  EXPECT_STREQ(tfc_context_error(l.ctx),
+  EXPECT_STREQ(tfc_last_error(),
                "kernel mock_silent (step head.fail) failed: Halide error "
                "code -7");
 }
@@ -457,7 +516,7 @@ TEST(Runtime, PlanWeightOutsideManifest) {
   EXPECT_EQ(loadError(&plan.model, path),
             path + ": tensor 'layers.0.attn.wz' is used by the plan but is "
                    "not in the manifest of model 'mock-decoder' (the plan "
-                   "and its spec disagree)");
+                   "and its tables disagree)");
 }
 
 TEST(Runtime, MalformedPlansAreRejectedAtLoad) {
@@ -507,36 +566,97 @@ TEST(Runtime, MalformedPlansAreRejectedAtLoad) {
   }
 }
 
-TEST(Runtime, ErrorBufferIsTruncatedAndTerminated) {
+TEST(Runtime, ErrorsArePerThread) {
   MockPlan plan;
-  char err[8];
-  std::memset(err, 'x', sizeof err);
-  EXPECT_EQ(tfc_weights_load(&plan.model, "/nonexistent/w.safetensors", err,
-                             sizeof err),
+  EXPECT_EQ(tfc_weights_load(&plan.model, "/nonexistent/w.safetensors"),
             nullptr);
-  EXPECT_STREQ(err, "/nonexi");
-  // A NULL or empty buffer is allowed.
-  EXPECT_EQ(
-      tfc_weights_load(&plan.model, "/nonexistent/w.safetensors", nullptr, 0),
-      nullptr);
-  err[0] = 'q';
-  EXPECT_EQ(tfc_weights_load(&plan.model, "/nonexistent/w.safetensors", err, 0),
-            nullptr);
-  EXPECT_EQ(err[0], 'q');
-  EXPECT_EQ(tfc_weights_load(nullptr, "x", err, sizeof err), nullptr);
-  EXPECT_STREQ(err, "model i");
+  std::string mine = tfc_last_error();
+  EXPECT_EQ(mine.rfind("/nonexistent/w.safetensors: ", 0), 0u) << mine;
+  std::string theirs;
+  std::thread other([&] {
+    theirs = tfc_last_error(); // nothing failed on this thread yet
+    EXPECT_EQ(tfc_weights_load(nullptr, "x"), nullptr);
+    theirs += "|" + std::string(tfc_last_error());
+  });
+  other.join();
+  EXPECT_EQ(theirs, "|model is NULL");
+  EXPECT_EQ(tfc_last_error(), mine);
+  EXPECT_EQ(tfc_api_version(), TFC_API_VERSION);
+}
+
+TEST(Runtime, NullArgumentsFailThroughTheConvention) {
+  MockPlan plan;
+  // Each call runs (and sets the message) before failsWith compares.
+  auto failsWith = [](auto rc, auto bad, const char *message) {
+    return rc == bad && std::string(tfc_last_error()) == message;
+  };
+  float f = 0;
+  int32_t t = 0;
+  EXPECT_TRUE(failsWith(tfc_output_cols(nullptr), -1, "model is NULL"));
+  EXPECT_TRUE(failsWith(tfc_max_seq(nullptr), -1, "model is NULL"));
+  EXPECT_TRUE(failsWith(tfc_vocab(nullptr), -1, "model is NULL"));
+  EXPECT_TRUE(failsWith(tfc_output_rows(nullptr, 3), -1, "model is NULL"));
+  EXPECT_TRUE(failsWith(tfc_model_family(nullptr), -1, "model is NULL"));
+  EXPECT_EQ(tfc_model_name(nullptr), nullptr);
+  EXPECT_EQ(tfc_model_tokenizer(nullptr), nullptr);
+  EXPECT_TRUE(failsWith(tfc_position(nullptr), -1, "context is NULL"));
+  EXPECT_TRUE(failsWith(tfc_source_length(nullptr), -1, "context is NULL"));
+  EXPECT_TRUE(failsWith(tfc_reset(nullptr), 1, "context is NULL"));
+  EXPECT_TRUE(failsWith(tfc_profile_enable(nullptr, 1), 1, "context is NULL"));
+  EXPECT_TRUE(failsWith(tfc_profile_print(nullptr, nullptr), 1,
+                        "context is NULL"));
+  EXPECT_TRUE(failsWith(tfc_append(nullptr, &t, 1, &f, 0), 1,
+                        "context is NULL"));
+  EXPECT_TRUE(failsWith(tfc_encode(nullptr, &t, nullptr, nullptr, 1, &f), 1,
+                        "context is NULL"));
+  EXPECT_TRUE(failsWith(tfc_classify(nullptr, &f, &f), 1, "context is NULL"));
+  EXPECT_TRUE(failsWith(tfc_set_source(nullptr, &t, 1), 1, "context is NULL"));
+  EXPECT_TRUE(failsWith(tfc_decode_batch(nullptr, 1, &t, &f), 1,
+                        "contexts are NULL"));
+  EXPECT_TRUE(failsWith(tfc_pool(&plan.model, nullptr, 1, nullptr,
+                                 TFC_POOL_CLS, &f),
+                        1, "hidden is NULL"));
+  EXPECT_TRUE(failsWith(tfc_pool(&plan.model, &f, 1, nullptr, 7, &f), 1,
+                        "pool 7 is not TFC_POOL_CLS (0) or TFC_POOL_MEAN (1)"));
+  EXPECT_TRUE(failsWith(tfc_select_device(-1), 1,
+                        "device index -1 is negative (0 = the first device)"));
+  EXPECT_TRUE(failsWith(tfc_sampler_next(nullptr, &f), -1, "sampler is NULL"));
+  EXPECT_EQ(std::string(tfc_model_name(&plan.model)), "mock-decoder");
+  EXPECT_EQ(tfc_model_family(&plan.model), TFC_FAMILY_DECODER);
+  // Destructors take NULL.
+  tfc_weights_free(nullptr);
+  tfc_context_destroy(nullptr);
+  tfc_sampler_destroy(nullptr);
+}
+
+TEST(Runtime, RandomWeightsEqualTheInitWeightsFile) {
+  // tfc_weights_random draws, from the plan's tables alone, the values
+  // `tfc init-weights` writes from the spec.
+  MockPlan plan;
+  Loaded fromFile, drawn;
+  ASSERT_NO_FATAL_FAILURE(load(&plan.model, mockWeights(), fromFile));
+  drawn.weights = tfc_weights_random(&plan.model, 7);
+  ASSERT_NE(drawn.weights, nullptr) << tfc_last_error();
+  tfc_context_params p = threadsParams(kThreads);
+  drawn.ctx = tfc_context_create(drawn.weights, &p);
+  ASSERT_NE(drawn.ctx, nullptr) << tfc_last_error();
+  std::vector<int32_t> tokens = {2, 9, 4};
+  std::vector<float> a(tokens.size() * V), b(tokens.size() * V);
+  ASSERT_EQ(tfc_forward(fromFile.ctx, tokens.data(), 3, a.data()), 0);
+  ASSERT_EQ(tfc_forward(drawn.ctx, tokens.data(), 3, b.data()), 0);
+  EXPECT_EQ(a, b);
 }
 
 TEST(Runtime, NegativeThreadCountIsRejected) {
   MockPlan plan;
-  char err[256];
-  tfc_weights *w =
-      tfc_weights_load(&plan.model, mockWeights().c_str(), err, sizeof err);
-  ASSERT_NE(w, nullptr) << err;
-  EXPECT_EQ(tfc_context_create(w, -1, err, sizeof err), nullptr);
-  EXPECT_STREQ(err, "thread count -1 is negative (0 = the number of cores)");
-  EXPECT_EQ(tfc_context_create(nullptr, 1, err, sizeof err), nullptr);
-  EXPECT_STREQ(err, "weights are NULL");
+  tfc_weights *w = tfc_weights_load(&plan.model, mockWeights().c_str());
+  ASSERT_NE(w, nullptr) << tfc_last_error();
+  tfc_context_params p = threadsParams(-1);
+  EXPECT_EQ(tfc_context_create(w, &p), nullptr);
+  EXPECT_STREQ(tfc_last_error(),
+               "thread count -1 is negative (0 = the number of cores)");
+  EXPECT_EQ(tfc_context_create(nullptr, nullptr), nullptr);
+  EXPECT_STREQ(tfc_last_error(), "weights are NULL");
   tfc_weights_free(w);
 }
 
@@ -544,9 +664,15 @@ TEST(Runtime, FirstContextFixesHalideThreads) {
   MockPlan plan;
   Loaded a, b;
   ASSERT_NO_FATAL_FAILURE(load(&plan.model, mockWeights(), a));
-  char err[256];
-  tfc_context *other = tfc_context_create(a.weights, 5, err, sizeof err);
-  ASSERT_NE(other, nullptr) << err;
+  // Another count is refused, saying why; 0 takes the pool as it is.
+  tfc_context_params p = threadsParams(5);
+  EXPECT_EQ(tfc_context_create(a.weights, &p), nullptr);
+  EXPECT_NE(std::string(tfc_last_error()).find("already has"),
+            std::string::npos)
+      << tfc_last_error();
+  p.threads = 0;
+  tfc_context *other = tfc_context_create(a.weights, &p);
+  ASSERT_NE(other, nullptr) << tfc_last_error();
   // halide_set_num_threads returns the previous count: the first context's.
   EXPECT_EQ(halide_set_num_threads(kThreads), kThreads);
   tfc_context_destroy(other);
@@ -765,15 +891,14 @@ TEST(Runtime, ProfileTableListsKernels) {
 
 TEST(Runtime, ContextsOnTwoThreadsShareWeights) {
   MockPlan plan;
-  char err[256];
-  tfc_weights *w =
-      tfc_weights_load(&plan.model, mockWeights().c_str(), err, sizeof err);
-  ASSERT_NE(w, nullptr) << err;
+  tfc_weights *w = tfc_weights_load(&plan.model, mockWeights().c_str());
+  ASSERT_NE(w, nullptr) << tfc_last_error();
   std::vector<int32_t> tokens = {4, 8, 1, 0, 10, 3};
   std::vector<float> results[2];
   int failures[2] = {0, 0};
   auto work = [&](int t) {
-    tfc_context *ctx = tfc_context_create(w, kThreads, nullptr, 0);
+    tfc_context_params p = threadsParams(kThreads);
+    tfc_context *ctx = tfc_context_create(w, &p);
     if (!ctx) {
       failures[t] = -1;
       return;

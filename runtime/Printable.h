@@ -1,6 +1,6 @@
 //===- Printable.h - Bytes as one line of text ---------------------*- C++ -*-===//
-#ifndef TFC_SPEC_PRINTABLE_H
-#define TFC_SPEC_PRINTABLE_H
+#ifndef TFC_RUNTIME_PRINTABLE_H
+#define TFC_RUNTIME_PRINTABLE_H
 
 #include <cstdio>
 #include <string>
@@ -26,4 +26,4 @@ inline std::string printableBytes(std::string_view s) {
 
 } // namespace tfc
 
-#endif // TFC_SPEC_PRINTABLE_H
+#endif // TFC_RUNTIME_PRINTABLE_H
