@@ -354,7 +354,13 @@ private:
       }
       default:
         pos -= 2; // point at the backslash
-        return fail("invalid escape \\" + std::string(1, e) + " in string");
+        // A control byte is shown as 0x.., so the message stays one line.
+        return fail("invalid escape " +
+                    (static_cast<unsigned char>(e) >= 0x20 &&
+                             static_cast<unsigned char>(e) < 0x7f
+                         ? "\\" + std::string(1, e)
+                         : "\\ followed by " + describe(e)) +
+                    " in string");
       }
     }
   }

@@ -40,10 +40,60 @@ std::string offsetsString(uint64_t begin, uint64_t end) {
   return "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
 }
 
+// A string from the file in double quotes, escaped (printableText).
+std::string quoted(std::string_view text) {
+  return "\"" + printableText(text) + "\"";
+}
+
+// "tensor 'NAME'" with NAME escaped.
+std::string tensorText(const std::string &name) {
+  return "tensor '" + printableText(name) + "'";
+}
+
+// What a non-regular file is, for "not a regular file (a FIFO)".
+const char *fileKind(mode_t mode) {
+  if (S_ISDIR(mode))
+    return "a directory";
+  if (S_ISFIFO(mode))
+    return "a FIFO";
+  if (S_ISCHR(mode))
+    return "a character device";
+  if (S_ISBLK(mode))
+    return "a block device";
+  if (S_ISSOCK(mode))
+    return "a socket";
+  return "an unknown file type";
+}
+
 const char *const kDTypes[] = {"F64", "F32", "F16", "BF16", "I64",
                                "I32", "I16", "I8",  "U8",   "BOOL"};
 
 } // namespace
+
+std::string printableText(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 int64_t safetensorsItemSize(const std::string &dtype) {
   if (dtype == "F64" || dtype == "I64")
@@ -237,7 +287,8 @@ const uint8_t *SafetensorsFile::data(const SafetensorsEntry &entry) const {
 
 namespace {
 
-// Parses one tensor entry of the header; `where` is "<path>: tensor '<name>'".
+// Parses one tensor entry of the header; `where` is "<path>: tensor '<name>'"
+// with the name escaped.
 bool parseEntry(const std::string &where, const JsonValue &value,
                 uint64_t dataSize, SafetensorsEntry &entry,
                 std::string &error) {
@@ -249,7 +300,7 @@ bool parseEntry(const std::string &where, const JsonValue &value,
   for (const auto &member : value.object) {
     if (member.first != "dtype" && member.first != "shape" &&
         member.first != "data_offsets") {
-      error = where + ": unexpected key " + jsonQuote(member.first) +
+      error = where + ": unexpected key " + quoted(member.first) +
               " (expected dtype, shape, data_offsets)";
       return false;
     }
@@ -274,7 +325,7 @@ bool parseEntry(const std::string &where, const JsonValue &value,
   entry.dtype = dtype->stringValue;
   int64_t itemSize = safetensorsItemSize(entry.dtype);
   if (itemSize == 0) {
-    error = where + ": unknown dtype " + jsonQuote(entry.dtype) +
+    error = where + ": unknown dtype " + quoted(entry.dtype) +
             " (expected one of F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)";
     return false;
   }
@@ -337,19 +388,28 @@ bool parseEntry(const std::string &where, const JsonValue &value,
 
 std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string &path,
                                                        std::string &error) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK so that opening a FIFO with no writer returns at once (a
+  // blocking open would wait for one forever); the type is checked on the
+  // open descriptor, so nothing can swap the file in between. For a regular
+  // file the flag changes nothing: the file is only mapped, never read.
+  struct stat st;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
-    error = path + ": cannot open: " + std::strerror(errno);
+    int openErrno = errno;
+    // A socket cannot be opened at all (ENXIO); name it like the others.
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+      error = path + ": not a regular file (" + fileKind(st.st_mode) + ")";
+    else
+      error = path + ": cannot open: " + std::strerror(openErrno);
     return nullptr;
   }
-  struct stat st;
   if (fstat(fd, &st) != 0) {
     error = path + ": cannot stat: " + std::strerror(errno);
     ::close(fd);
     return nullptr;
   }
   if (!S_ISREG(st.st_mode)) {
-    error = path + ": not a regular file";
+    error = path + ": not a regular file (" + fileKind(st.st_mode) + ")";
     ::close(fd);
     return nullptr;
   }
@@ -409,8 +469,8 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string &path,
       }
       for (const auto &kv : member.second.object) {
         if (!kv.second.isString()) {
-          error = path + ": __metadata__ value " + jsonQuote(kv.first) +
-                  " is a " + toString(kv.second.kind) + ", expected a string";
+          error = path + ": __metadata__ value " + quoted(kv.first) + " is a " +
+                  toString(kv.second.kind) + ", expected a string";
           return nullptr;
         }
         file->meta[kv.first] = kv.second.stringValue;
@@ -419,32 +479,71 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string &path,
     }
     SafetensorsEntry entry;
     entry.name = member.first;
-    if (!parseEntry(path + ": tensor '" + member.first + "'", member.second,
+    if (!parseEntry(path + ": " + tensorText(member.first), member.second,
                     dataSize, entry, error))
       return nullptr;
     file->byName.emplace(entry.name, file->tensors.size());
     file->tensors.push_back(std::move(entry));
   }
 
-  // Overlap: sort the non-empty ranges by begin; each must start at or after
-  // the end of the one before.
+  // The data section must hold the tensors' bytes and nothing else, as the
+  // safetensors reference implementation requires: sorted, the non-empty
+  // ranges start at 0, each begins where the one before ends, and the last
+  // ends at the end of the file. Bytes that no tensor covers could hide
+  // anything (another model, a payload) and a writer that leaves them is
+  // broken. Overlaps are named first, then gaps, then trailing bytes. Empty
+  // tensors hold no bytes and may sit at any offset within the section.
   std::vector<const SafetensorsEntry *> ranges;
   for (const SafetensorsEntry &e : file->tensors)
     if (e.end > e.begin)
       ranges.push_back(&e);
   std::sort(ranges.begin(), ranges.end(),
             [](const SafetensorsEntry *a, const SafetensorsEntry *b) {
-              return a->begin != b->begin ? a->begin < b->begin
-                                          : a->end < b->end;
+              if (a->begin != b->begin)
+                return a->begin < b->begin;
+              if (a->end != b->end)
+                return a->end < b->end;
+              return a->name < b->name; // a stable message for equal ranges
             });
   for (size_t i = 1; i < ranges.size(); ++i) {
     const SafetensorsEntry *a = ranges[i - 1], *b = ranges[i];
     if (b->begin < a->end) {
-      error = path + ": tensor '" + b->name + "': data_offsets " +
-              offsetsString(b->begin, b->end) + " overlap tensor '" + a->name +
-              "' " + offsetsString(a->begin, a->end);
+      error = path + ": " + tensorText(b->name) + ": data_offsets " +
+              offsetsString(b->begin, b->end) + " overlap " +
+              tensorText(a->name) + " " + offsetsString(a->begin, a->end);
       return nullptr;
     }
+  }
+  uint64_t covered = 0; // the end of the ranges so far, all touching
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    const SafetensorsEntry *b = ranges[i];
+    if (b->begin == covered) {
+      covered = b->end;
+      continue;
+    }
+    std::string gap = std::to_string(b->begin - covered) + " bytes";
+    if (i == 0) {
+      error = path + ": " + gap + " before the first tensor's data belong " +
+              "to no tensor (" + tensorText(b->name) + " has data_offsets " +
+              offsetsString(b->begin, b->end) + ")";
+    } else {
+      const SafetensorsEntry *a = ranges[i - 1];
+      error = path + ": " + gap + " between " + tensorText(a->name) + " " +
+              offsetsString(a->begin, a->end) + " and " + tensorText(b->name) +
+              " " + offsetsString(b->begin, b->end) + " belong to no tensor";
+    }
+    return nullptr;
+  }
+  if (covered != dataSize) {
+    std::string extra = std::to_string(dataSize - covered) + " bytes";
+    if (ranges.empty())
+      error = path + ": " + extra + " of data, but no tensor holds any (the " +
+              "data section must be empty)";
+    else
+      error = path + ": " + extra + " after the last tensor's data (the " +
+              "data section is " + std::to_string(dataSize) +
+              " bytes, its tensors cover " + std::to_string(covered) + ")";
+    return nullptr;
   }
   return file;
 }

@@ -417,7 +417,8 @@ bool readFloats(const SafetensorsFile &file, const SafetensorsEntry &entry,
                 std::vector<double> &out, std::string &error) {
   if (!decodeFloats(entry.dtype, file.data(entry),
                     static_cast<size_t>(entry.numel), out, error)) {
-    error = file.path() + ": tensor '" + entry.name + "': " + error;
+    error =
+        file.path() + ": tensor '" + printableText(entry.name) + "': " + error;
     return false;
   }
   // Compiled models compute in f32: a NaN or an infinity would poison every
@@ -437,8 +438,8 @@ bool readFloats(const SafetensorsFile &file, const SafetensorsEntry &entry,
       std::snprintf(buf, sizeof buf, "%.6g", v);
       what = std::string(buf) + ", beyond f32's range";
     }
-    error = file.path() + ": tensor '" + entry.name + "': element " +
-            indexString(entry.shape, i) + " is " + what +
+    error = file.path() + ": tensor '" + printableText(entry.name) +
+            "': element " + indexString(entry.shape, i) + " is " + what +
             "; weights must be finite f32 values";
     return false;
   }
@@ -611,7 +612,7 @@ bool fromLayoutEach(const ModelSpec &spec, WeightLayout layout,
               "true)";
       return false;
     }
-    error = file.path() + ": unexpected tensor '" + e.name +
+    error = file.path() + ": unexpected tensor '" + printableText(e.name) +
             "' (not a weight of model '" + spec.name + "' in layout '" +
             toString(layout) + "')";
     return false;

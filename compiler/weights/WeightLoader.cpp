@@ -59,7 +59,8 @@ bool streamWeights(const ModelSpec &spec, const std::string &path,
     // model; tfc's own files say which model they were written for.
     auto model = file->metadata().find("tfc.model");
     if (model != file->metadata().end() && model->second != spec.name)
-      error += " (the file's metadata says it holds model '" + model->second +
+      error += " (the file's metadata says it holds model '" +
+               printableText(model->second) +
                "', not '" + spec.name + "')";
     return false;
   }

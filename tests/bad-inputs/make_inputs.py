@@ -34,6 +34,25 @@ def main():
         fn(h)
         st(name, h)
 
+    def tensors():
+        """The good file's tensors in data order: [name, entry, bytes]."""
+        items = [(k, v) for k, v in header.items() if k != "__metadata__"]
+        items.sort(key=lambda kv: kv[1]["data_offsets"])
+        return [[k, dict(v), body[v["data_offsets"][0]:v["data_offsets"][1]]]
+                for k, v in items]
+
+    def packed(name, items):
+        """A file holding `items` ([name, entry, bytes]) back to back, as a
+        writer must (the reader refuses bytes that no tensor covers)."""
+        h = {k: v for k, v in header.items() if k == "__metadata__"}
+        offset = 0
+        for k, entry, data_bytes in items:
+            entry = dict(entry)
+            entry["data_offsets"] = [offset, offset + len(data_bytes)]
+            h[k] = entry
+            offset += len(data_bytes)
+        st(name, h, b"".join(d for _, _, d in items))
+
     # --- specs that are not text, or nest without end ---------------------
     raw("garbage.yaml", bytes((i * 167 + 13) % 256 for i in range(4096)))
     raw("nul-bytes.yaml", b"name: x\0\0\0\ndims: {d_model: 8}\n")
@@ -98,8 +117,8 @@ def main():
     edit("offsets-overlap.safetensors", overlap)
 
     # --- safetensors: the model's tensors ---------------------------------
-    edit("missing-tensor.safetensors",
-         lambda h: h.pop("layers.1.mlp.w1"))
+    packed("missing-tensor.safetensors",
+           [t for t in tensors() if t[0] != "layers.1.mlp.w1"])
 
     def extra(h):
         h2 = json.loads(json.dumps(h))
@@ -117,20 +136,49 @@ def main():
     poisoned("nan-weight.safetensors", math.nan, 33)
     poisoned("inf-weight.safetensors", -math.inf, 0)
 
-    # An F64 copy of wq with one value beyond f32's range.
-    def f64(h):
-        h2 = json.loads(json.dumps(h))
+    # wq as F64, with one value beyond f32's range.
+    def f64():
         count = 32 * 32
         values = list(struct.unpack("<%df" % count, body[b:e]))
         values[5] = 1e300
-        extra_bytes = struct.pack("<%dd" % count, *values)
-        h2[wq] = {"dtype": "F64", "shape": [32, 32],
-                  "data_offsets": [len(body), len(body) + len(extra_bytes)]}
-        st("f64-beyond-f32.safetensors", h2, body + extra_bytes)
-    f64(header)
+        items = tensors()
+        for t in items:
+            if t[0] == wq:
+                t[1]["dtype"] = "F64"
+                t[2] = struct.pack("<%dd" % count, *values)
+        packed("f64-beyond-f32.safetensors", items)
+    f64()
 
-    # Not a regular file.
+    # --- safetensors: bytes that no tensor covers -------------------------
+    st("trailing-bytes.safetensors", header, body + bytes(64))
+
+    def gap(h):  # 64 stray bytes just before wq's data
+        for v in h.values():
+            if "data_offsets" in v and v["data_offsets"][0] >= b:
+                v["data_offsets"] = [o + 64 for o in v["data_offsets"]]
+        st("offsets-gap.safetensors", h, body[:b] + bytes(64) + body[b:])
+    gap(json.loads(json.dumps(header)))
+    # wk's entry points at wq's bytes (overlap is named before wk's gap).
+    edit("offsets-alias.safetensors",
+         lambda h: h[other].__setitem__("data_offsets", [b, e]))
+
+    # --- safetensors: names with control characters -----------------------
+    # A NUL (valid JSON as \u0000) in an extra tensor's name reaches the
+    # loader's "unexpected tensor" message; a newline in a name with a bad
+    # dtype reaches the reader's. Both must be escaped, on one line.
+    packed("name-nul.safetensors", tensors() + [
+        ["layers.0.attn.x\0y", {"dtype": "F32", "shape": [4]}, bytes(16)]])
+    edit("name-newline.safetensors",
+         lambda h: h.__setitem__(wq + "\nINJECTED",
+                                 dict(h.pop(wq), dtype="F8")))
+
+    # Not a regular file: a directory, and a FIFO with no writer (opening
+    # one for reading blocks until a writer comes, unless done non-blocking).
     os.makedirs(os.path.join(out, "a-directory.safetensors"), exist_ok=True)
+    fifo = os.path.join(out, "a-fifo.safetensors")
+    if os.path.lexists(fifo):
+        os.remove(fifo)
+    os.mkfifo(fifo)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,11 @@
 // Any bytes become a file (the reader memory-maps paths, not buffers) that
 // goes to SafetensorsFile::open. When it opens, open() has promised that
 // every entry's data range lies inside the mapping with exactly numel *
-// itemsize bytes: read all of it (ASan catches a range past the mapping's
-// end only as a SEGV, which libFuzzer reports too) and decode the floats.
+// itemsize bytes, and that the non-empty ranges tile the data section (no
+// gap, overlap or trailing byte): check that, read all of it (ASan catches a
+// range past the mapping's end only as a SEGV, which libFuzzer reports too)
+// and decode the floats. Every error must be one line: a string from the
+// file is escaped, never copied raw (a NUL would cut the message short).
 // Then loadWeights checks the file against a tiny decoder's manifest, in
 // the native layout and in whatever layout detectLayout guesses.
 //
@@ -13,6 +16,7 @@
 #include "spec/SpecParser.h"
 #include "weights/WeightLoader.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -70,12 +74,21 @@ void fail(const char *what, const std::string &detail) {
   std::abort();
 }
 
+// A message holds no control byte (a tensor name with a NUL or a newline is
+// shown escaped).
+void checkOneLine(const std::string &error) {
+  for (char c : error)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      fail("error message holds a control byte", error);
+}
+
 void checkLoad(const std::string &path, tfc::WeightLayout layout) {
   std::map<std::string, tfc::RefTensor> weights;
   std::string error;
   if (!tfc::loadWeights(tinySpec(), path, layout, weights, error)) {
     if (error.empty())
       fail("loadWeights failed with an empty error", tfc::toString(layout));
+    checkOneLine(error);
     return;
   }
   if (weights.empty())
@@ -95,8 +108,28 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!file) {
     if (error.rfind(path, 0) != 0)
       fail("open() error does not start with the path", error);
+    checkOneLine(error);
     return 0;
   }
+
+  // open() succeeded, so size >= 8 and 8 + N <= size.
+  uint64_t headerLen = 0;
+  for (int i = 0; i < 8; ++i)
+    headerLen |= static_cast<uint64_t>(data[i]) << (8 * i);
+  uint64_t dataSize = size - 8 - headerLen;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const tfc::SafetensorsEntry &entry : file->entries())
+    if (entry.end > entry.begin)
+      ranges.emplace_back(entry.begin, entry.end);
+  std::sort(ranges.begin(), ranges.end());
+  uint64_t covered = 0;
+  for (const auto &[begin, end] : ranges) {
+    if (begin != covered)
+      fail("open() accepted a gap or an overlap between tensors", path);
+    covered = end;
+  }
+  if (covered != dataSize)
+    fail("open() accepted data bytes after the last tensor", path);
 
   volatile uint8_t sink = 0;
   for (const tfc::SafetensorsEntry &entry : file->entries()) {

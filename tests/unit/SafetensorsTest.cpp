@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace tfc;
@@ -116,6 +117,7 @@ TEST(Json, Errors) {
       {R"("\uDE00")", "byte 1: unpaired low surrogate"},
       {R"("\uD83D\u0041")", "high surrogate not followed by a low surrogate"},
       {R"("\x")", "byte 1: invalid escape \\x"},
+      {"\"\\\n\"", "byte 1: invalid escape \\ followed by 0x0a in string"},
       {R"("\u12G4")", "invalid hex digit 'G'"},
       {"\"a\nb\"", "byte 2: unescaped control character 0x0a"},
       {"\"\xc0\x80\"", "invalid UTF-8"},     // overlong NUL
@@ -460,4 +462,121 @@ TEST(Safetensors, OverlapsAndEmptyTensors) {
   EXPECT_EQ(file->entries().size(), 4u);
   EXPECT_EQ(file->entries()[0].name, "b");
   std::remove(ok.c_str());
+}
+
+TEST(Safetensors, NotARegularFile) {
+  // A FIFO with no writer: a blocking open would wait forever.
+  std::string fifo = tempPath("fifo");
+  std::remove(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  EXPECT_EQ(openError(fifo), fifo + ": not a regular file (a FIFO)");
+
+  std::string dir = tempPath("dir");
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0) << std::strerror(errno);
+  EXPECT_EQ(openError(dir), dir + ": not a regular file (a directory)");
+
+  // Not through openError, which removes the file.
+  std::string error;
+  EXPECT_EQ(SafetensorsFile::open("/dev/zero", error), nullptr);
+  EXPECT_EQ(error, "/dev/zero: not a regular file (a character device)");
+}
+
+TEST(Safetensors, EveryDataByteBelongsToATensor) {
+  const char *two =
+      R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[16,24]}})";
+  std::string trailing = rawFile("trailing", two, 24 + 64);
+  EXPECT_EQ(openError(trailing),
+            trailing + ": 64 bytes after the last tensor's data (the data "
+                       "section is 88 bytes, its tensors cover 24)");
+
+  std::string gap =
+      rawFile("gap",
+              R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+              R"("b":{"dtype":"F32","shape":[2],"data_offsets":[20,28]}})",
+              28);
+  EXPECT_EQ(openError(gap), gap + ": 4 bytes between tensor 'a' [0, 16] and "
+                                  "tensor 'b' [20, 28] belong to no tensor");
+
+  std::string leading =
+      rawFile("leading",
+              R"({"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", 16);
+  EXPECT_EQ(openError(leading),
+            leading + ": 8 bytes before the first tensor's data belong to no "
+                      "tensor (tensor 'b' has data_offsets [8, 16])");
+
+  std::string onlyEmpty =
+      rawFile("onlyempty",
+              R"({"e":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})", 4);
+  EXPECT_EQ(openError(onlyEmpty),
+            onlyEmpty + ": 4 bytes of data, but no tensor holds any (the data "
+                        "section must be empty)");
+
+  // Two entries for the same bytes: an overlap, named in a fixed order.
+  std::string alias =
+      rawFile("alias",
+              R"({"z":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+              R"("y":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})",
+              32);
+  EXPECT_EQ(openError(alias), alias + ": tensor 'z': data_offsets [0, 16] "
+                                      "overlap tensor 'y' [0, 16]");
+
+  // No tensors and no data; the writer's files (RoundTrip) tile too.
+  std::string empty = rawFile("empty", "{}", 0);
+  std::string error;
+  EXPECT_NE(SafetensorsFile::open(empty, error), nullptr) << error;
+  std::remove(empty.c_str());
+  std::string written = tempPath("written");
+  ASSERT_TRUE(writeSafetensors(written,
+                               {{"e", "F32", {0}, {}},
+                                {"a", "U8", {3}, {1, 2, 3}},
+                                {"b", "F64", {1}, std::vector<uint8_t>(8)}},
+                               {}, error))
+      << error;
+  EXPECT_NE(SafetensorsFile::open(written, error), nullptr) << error;
+  std::remove(written.c_str());
+}
+
+TEST(Safetensors, ControlCharactersInMessagesAreEscaped) {
+  EXPECT_EQ(printableText(std::string("a\0b", 3)), "a\\x00b");
+  EXPECT_EQ(printableText("l1\nl2\r\t\x1f\x7f\\ \xe2\x82\xac"),
+            "l1\\nl2\\r\\t\\x1f\\x7f\\\\ \xe2\x82\xac");
+
+  // The JSON escape \u0000 puts a NUL in the name; it must not cut the
+  // message at "tensor 'a".
+  std::string nul = rawFile(
+      "nul", R"({"a\u0000b":{"dtype":"F8","shape":[1],"data_offsets":[0,1]}})",
+      1);
+  std::string message = openError(nul);
+  EXPECT_EQ(message, nul + ": tensor 'a\\x00b': unknown dtype \"F8\" "
+                           "(expected one of F64 F32 F16 BF16 I64 I32 I16 I8 "
+                           "U8 BOOL)");
+  EXPECT_EQ(message.find('\0'), std::string::npos);
+
+  std::string newline =
+      rawFile("newline",
+              R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},)"
+              R"("b\nc":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}})",
+              20);
+  EXPECT_EQ(openError(newline), newline +
+                                    ": tensor 'b\\nc': data_offsets "
+                                    "[12, 20] overlap tensor 'a' [0, 16]");
+
+  std::string meta =
+      rawFile("meta", R"({"__metadata__": {"k\u0000\n": 1}})", 0);
+  EXPECT_EQ(openError(meta), meta + ": __metadata__ value \"k\\x00\\n\" is a "
+                                    "integer, expected a string");
+
+  std::string key = rawFile(
+      "key",
+      R"({"w":{"dtype":"F32","shape":[],"data_offsets":[0,4],"x\u0001":1}})",
+      4);
+  EXPECT_EQ(openError(key), key + ": tensor 'w': unexpected key \"x\\x01\" "
+                                  "(expected dtype, shape, data_offsets)");
+
+  std::string dtype = rawFile(
+      "dtype", R"({"w":{"dtype":"F\u0000","shape":[1],"data_offsets":[0,1]}})",
+      1);
+  EXPECT_NE(openError(dtype).find("unknown dtype \"F\\x00\""),
+            std::string::npos);
 }

@@ -648,6 +648,14 @@ TEST_F(WeightErrors, ExtraTensor) {
               "'tiny-gpt' in layout 'native')");
 }
 
+TEST_F(WeightErrors, ControlCharactersInNamesAreEscaped) {
+  // A NUL would cut the message short, a newline would split it.
+  native[std::string("layers.0.attn.x") + '\0' + "y\nz"] = RefTensor({2});
+  expectError(asList(native), WeightLayout::Native,
+              "unexpected tensor 'layers.0.attn.x\\x00y\\nz' (not a weight "
+              "of model 'tiny-gpt' in layout 'native')");
+}
+
 TEST_F(WeightErrors, LayoutMismatch) {
   expectError(asList(native), WeightLayout::HFGPT2,
               "the tensor names are those of layout 'native', but the spec "

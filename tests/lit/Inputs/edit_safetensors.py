@@ -12,7 +12,13 @@ n = struct.unpack("<Q", data[:8])[0]
 header = json.loads(data[8:8 + n])
 body = data[8 + n:]
 if action == "drop":
-    del header[name]
+    # Its bytes go too: the reader refuses bytes that no tensor covers.
+    b, e = header.pop(name)["data_offsets"]
+    body = body[:b] + body[e:]
+    for entry in header.values():
+        if "data_offsets" in entry and entry["data_offsets"][0] >= e:
+            entry["data_offsets"] = [o - (e - b)
+                                     for o in entry["data_offsets"]]
 elif action == "int32":
     header[name]["dtype"] = "I32"
 elif action == "shape":
