@@ -197,29 +197,32 @@ bool storeWeight(const tfc_weight_info &info, const WeightForm &form,
             scale[static_cast<size_t>(g * padded + c)];
     return true;
   }
-  // Destination index of (k, c).
-  auto index = [&](int64_t k, int64_t c) {
-    return p > 0 ? ((c / p) * rows + k) * p + c % p : k * cols + c;
-  };
-  // Every element through `store(v, k, c)`, in the order the source is
-  // contiguous (a transposed matrix column by column).
+  // Every element through `store(v, i, k, c)` with i its destination index,
+  // in the order the source is contiguous (a transposed matrix column by
+  // column), without a division per element.
   auto each = [&](auto store) {
+    int64_t width = p > 0 ? p : cols; // columns per panel
     if (info.transposed) {
-      for (int64_t c = 0; c < cols; ++c)
+      for (int64_t c = 0; c < cols; ++c) {
+        int64_t base = (c / width) * rows * width + c % width;
         for (int64_t k = 0; k < rows; ++k)
-          if (!store(data[c * rows + k], k, c))
+          if (!store(data[c * rows + k], base + k * width, k, c))
             return false;
+      }
     } else {
       for (int64_t k = 0; k < rows; ++k)
-        for (int64_t c = 0; c < cols; ++c)
-          if (!store(data[k * cols + c], k, c))
-            return false;
+        for (int64_t c0 = 0; c0 < cols; c0 += width) {
+          int64_t base = (c0 / width * rows + k) * width - c0;
+          for (int64_t c = c0; c < std::min(cols, c0 + width); ++c)
+            if (!store(data[k * cols + c], base + c, k, c))
+              return false;
+        }
     }
     return true;
   };
   switch (info.dtype) {
   case TFC_DTYPE_F16:
-    return each([&](float v, int64_t k, int64_t c) {
+    return each([&](float v, int64_t i, int64_t k, int64_t c) {
       if (!(std::fabs(v) <= 65504.0f)) {
         error = "tensor '" + std::string(info.name ? info.name : "?") +
                 "': element [" + std::to_string(k) + ", " +
@@ -228,23 +231,23 @@ bool storeWeight(const tfc_weight_info &info, const WeightForm &form,
                 "bf16 or f32";
         return false;
       }
-      static_cast<uint16_t *>(dst)[index(k, c)] = floatToHalf(v);
+      static_cast<uint16_t *>(dst)[i] = floatToHalf(v);
       return true;
     });
   case TFC_DTYPE_BF16:
-    return each([&](float v, int64_t k, int64_t c) {
-      static_cast<uint16_t *>(dst)[index(k, c)] = floatToBFloat16(v);
+    return each([&](float v, int64_t i, int64_t, int64_t) {
+      static_cast<uint16_t *>(dst)[i] = floatToBFloat16(v);
       return true;
     });
   case TFC_DTYPE_I8:
-    return each([&](float v, int64_t k, int64_t c) {
-      static_cast<int8_t *>(dst)[index(k, c)] = quantizeInt8(
+    return each([&](float v, int64_t i, int64_t k, int64_t c) {
+      static_cast<int8_t *>(dst)[i] = quantizeInt8(
           v, scale[static_cast<size_t>(k / group * padded + c)]);
       return true;
     });
   default:
-    return each([&](float v, int64_t k, int64_t c) {
-      static_cast<float *>(dst)[index(k, c)] = v;
+    return each([&](float v, int64_t i, int64_t, int64_t) {
+      static_cast<float *>(dst)[i] = v;
       return true;
     });
   }

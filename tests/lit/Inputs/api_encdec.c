@@ -9,6 +9,7 @@
  *    gives its logits back bit for bit (nothing of the other source stays);
  *  - encoder-only and batch-decode calls are refused. */
 #include "tiny_encdec.h"
+#include "tfc_plan.h" /* the plan itself: private, for this test only */
 
 #include <math.h>
 #include <stdio.h>

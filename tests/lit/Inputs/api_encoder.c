@@ -11,6 +11,7 @@
  *  - bad types, bad masks and decoder-only calls are errors that name what
  *    is wrong. */
 #include "tiny_encoder.h"
+#include "tfc_plan.h" /* the plan itself: private, for this test only */
 
 #include <math.h>
 #include <stdio.h>
