@@ -17,6 +17,7 @@
 #include "tfc_runtime.h"
 #include "tfc_plan.h"
 #include "ApiError.h"
+#include "Generate.h"
 #include "Device.h"
 #include "Scratch.h"
 #include "ThreadPool.h"
@@ -1661,3 +1662,9 @@ int tfc_pool(const tfc_model *model, const float *hidden, int64_t n,
 }
 
 } // extern "C"
+
+namespace tfc {
+const tfc_model *contextModel(const tfc_context *ctx) {
+  return ctx ? ctx->model : nullptr;
+}
+} // namespace tfc

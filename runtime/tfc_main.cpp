@@ -14,6 +14,7 @@
 // Tests compile this file with TFC_MAIN_NO_MAIN and call tfc::runMain.
 //
 //===----------------------------------------------------------------------===//
+#include "Generate.h"
 #include "Image.h"
 #include "Scratch.h"
 #include "Tokenizer.h"
@@ -505,8 +506,10 @@ tfc_sampler_params samplerParams(const Options &opt, uint64_t seed) {
 }
 
 /// Prefill the prompt, then decode up to opt.maxTokens tokens one at a time
-/// with the KV cache, sampling each from the last row of logits. Tokens are
-/// printed as they come; the rates go to stderr.
+/// with the KV cache, sampling each from the last row of logits: the loop of
+/// tfc_generate (Generate.h), so the executable and the C API give the same
+/// tokens. Tokens are printed as they come (a stop token too); the rates go
+/// to stderr.
 bool generate(const Options &opt, const tfc_model *m, tfc_context *ctx,
               const std::vector<int32_t> &prompt, const Tokenizer *text,
               Failure &fail) {
@@ -529,41 +532,38 @@ bool generate(const Options &opt, const tfc_model *m, tfc_context *ctx,
                  "note: generating %" PRId64 " tokens, not %" PRId64
                  ": the KV cache holds max_seq = %" PRId64 " tokens\n",
                  budget, opt.maxTokens, m->max_seq);
-  std::vector<float> row(size_t(m->output_cols));
   std::vector<float> trace; // --dump-decode-logits: one row per step
-  tfc_reset(ctx);
-  auto t0 = std::chrono::steady_clock::now();
-  bool ok = tfc_append(ctx, prompt.data(), int64_t(prompt.size()), row.data(),
-                       0) == 0;
-  double prefillMs = msSince(t0);
-  double decodeMs = 0;
-  int64_t produced = 0;
-  while (ok) {
-    if (!opt.dumpDecode.empty())
-      trace.insert(trace.end(), row.begin(), row.end());
-    if (produced == budget)
-      break;
-    int32_t next = tfc_sampler_next(sampler, row.data());
+  int32_t stop = int32_t(opt.stopToken);
+  GenerateLoop loop;
+  loop.sampler = sampler;
+  loop.maxTokens = opt.maxTokens;
+  loop.stopTokens = &stop;
+  loop.numStopTokens = opt.stopToken >= 0 ? 1 : 0;
+  int64_t printed = 0;
+  loop.onToken = [&](int32_t next, bool) {
     std::string bytes, error;
     if (text && text->tokenBytes(next, bytes, error))
       std::fwrite(bytes.data(), 1, bytes.size(), stdout); // streamed as made
     else
-      std::printf("%s%" PRId32, produced ? " " : "", next);
+      std::printf("%s%" PRId32, printed ? " " : "", next);
     std::fflush(stdout);
-    ++produced;
-    if (next == opt.stopToken || produced == budget)
-      break;
-    auto t1 = std::chrono::steady_clock::now();
-    ok = tfc_append(ctx, &next, 1, row.data(), 0) == 0;
-    decodeMs += msSince(t1);
-  }
+    ++printed;
+    return 0;
+  };
+  if (!opt.dumpDecode.empty())
+    loop.onLogits = [&](const float *row) {
+      trace.insert(trace.end(), row, row + m->output_cols);
+    };
+  tfc_reset(ctx);
+  bool ok = generateTokens(ctx, prompt.data(), int64_t(prompt.size()), loop) >= 0;
   std::printf("\n");
   std::fflush(stdout); // the text before the rates on a shared terminal
   if (!ok)
     fail = {1, tfc_last_error()};
   tfc_sampler_destroy(sampler);
   if (ok) {
-    int64_t decoded = std::max<int64_t>(produced - 1, 0);
+    int64_t decoded = loop.decodeSteps;
+    double prefillMs = loop.prefillMs, decodeMs = loop.decodeMs;
     std::fprintf(stderr,
                  "prefill: %zu tokens in %.2f ms (%.1f tokens/s); decode: "
                  "%" PRId64 " tokens in %.2f ms (%.1f tokens/s, %.2f "

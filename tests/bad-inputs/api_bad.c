@@ -5,8 +5,19 @@
  *   exit 1, "error: MESSAGE" on stderr  the API refused the call (expected)
  *   exit 0, "accepted" on stdout        the API took the bad input
  *   exit 3                              setup failed, or no such CASE
- * OTHER_WEIGHTS is a weights file of another model (tiny-llama). */
+ * OTHER_WEIGHTS is a weights file of another model (tiny-llama).
+ * Built with -DAPI_BAD_TEXT it drives the byte-tokenizer model tiny-bytes
+ * (tests/lit/Inputs/tiny-bytes.yaml: vocab 256, max_seq 64) instead, with
+ * random weights (WEIGHTS is not read), for the text calls' cases. */
+#ifdef API_BAD_TEXT
+#include "tiny_bytes.h"
+#define MODEL tfc_model_tiny_bytes
+#define V 256
+#else
 #include "tiny_decoder.h"
+#define MODEL tfc_model_tiny_decoder
+#define V 64
+#endif
 
 #include <math.h>
 #include <stdint.h>
@@ -14,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define V 64
 #define MAX_SEQ 64
 
 static const char *weightsPath;
@@ -37,16 +47,25 @@ static int status(int rc, const char *msg) {
   return rc != 0 ? refused(msg) : accepted();
 }
 
+/* The same with tfc_last_error(), read after the call (not as another
+ * argument: C leaves the order of evaluation open, and the message of a
+ * later failure may move the string). */
+static int failed(int rc) {
+  return rc != 0 ? refused(tfc_last_error()) : accepted();
+}
+
 /* What a case created, freed at exit (so LeakSanitizer stays quiet). */
 static tfc_weights *allWeights[4];
 static tfc_context *allContexts[4];
 static int numWeights, numContexts;
+static tfc_tokenizer *theTokenizer; /* the model's, made by tokenizer() */
 
 static void freeAll(void) {
   for (int i = 0; i < numContexts; ++i)
     tfc_context_destroy(allContexts[i]);
   for (int i = 0; i < numWeights; ++i)
     tfc_weights_free(allWeights[i]);
+  tfc_tokenizer_free(theTokenizer);
 }
 
 static tfc_weights *keepWeights(tfc_weights *w) {
@@ -62,8 +81,11 @@ static tfc_context *keepContext(tfc_context *c) {
 }
 
 static tfc_weights *load(void) {
-  tfc_weights *w = keepWeights(
-      tfc_weights_load(tfc_model_tiny_decoder(), weightsPath));
+#ifdef API_BAD_TEXT
+  tfc_weights *w = keepWeights(tfc_weights_random(MODEL(), 1));
+#else
+  tfc_weights *w = keepWeights(tfc_weights_load(MODEL(), weightsPath));
+#endif
   if (!w) {
     fprintf(stderr, "setup: %s\n", tfc_last_error());
     exit(3);
@@ -98,8 +120,28 @@ static int sampler(int64_t vocab, float temperature, int32_t top_k,
   return accepted();
 }
 
+static tfc_tokenizer *tokenizer(void) {
+  if (!theTokenizer)
+    theTokenizer = tfc_tokenizer_load(MODEL(), NULL);
+  if (!theTokenizer) {
+    fprintf(stderr, "setup: %s\n", tfc_last_error());
+    exit(3);
+  }
+  return theTokenizer;
+}
+
+/* The result of a call that returns -1 on error. */
+static int count(int64_t n) {
+  return n < 0 ? refused(tfc_last_error()) : accepted();
+}
+
+static int generate(tfc_context *ctx, const char *prompt,
+                    const tfc_generate_params *p) {
+  return count(tfc_generate(ctx, tokenizer(), prompt, p, NULL, NULL));
+}
+
 static int run(const char *name) {
-  const tfc_model *m = tfc_model_tiny_decoder();
+  const tfc_model *m = MODEL();
 #define CASE(s) if (strcmp(name, s) == 0)
   /* Loading weights. */
   CASE("load-null-model") {
@@ -139,61 +181,136 @@ static int run(const char *name) {
     return c ? accepted() : refused(tfc_last_error());
   }
 
+  /* Tokenizers. */
+  CASE("tokenizer-load-null-model") {
+    tfc_tokenizer *t = tfc_tokenizer_load(NULL, NULL);
+    tfc_tokenizer_free(t);
+    return t ? accepted() : refused(tfc_last_error());
+  }
+  CASE("tokenizer-load-no-tokenizer") {
+    tfc_tokenizer *t = tfc_tokenizer_load(m, "/nonexistent");
+    tfc_tokenizer_free(t);
+    return t ? accepted() : refused(tfc_last_error());
+  }
+  int32_t ids[8] = {72, 105, 33, 0, 0, 0, 0, 0};
+  char text[16];
+  CASE("tokenize-null-tokenizer")
+    return count(tfc_tokenize(NULL, "Hi!", 3, ids, 8));
+  CASE("tokenize-null-text")
+    return count(tfc_tokenize(tokenizer(), NULL, 3, ids, 8));
+  CASE("tokenize-null-tokens")
+    return count(tfc_tokenize(tokenizer(), "Hi!", 3, NULL, 8));
+  CASE("tokenize-negative-capacity")
+    return count(tfc_tokenize(tokenizer(), "Hi!", 3, ids, -1));
+  CASE("detokenize-null-tokenizer")
+    return count(tfc_detokenize(NULL, ids, 3, text, sizeof text));
+  CASE("detokenize-null-tokens")
+    return count(tfc_detokenize(tokenizer(), NULL, 3, text, sizeof text));
+  CASE("detokenize-negative-n")
+    return count(tfc_detokenize(tokenizer(), ids, -2, text, sizeof text));
+  CASE("detokenize-null-text")
+    return count(tfc_detokenize(tokenizer(), ids, 3, NULL, sizeof text));
+  CASE("detokenize-id-vocab") {
+    ids[1] = V;
+    return count(tfc_detokenize(tokenizer(), ids, 3, text, sizeof text));
+  }
+  CASE("detokenize-id-negative") {
+    ids[0] = -1;
+    return count(tfc_detokenize(tokenizer(), ids, 3, text, sizeof text));
+  }
+
   /* One sequence. */
   tfc_weights *w = load();
   tfc_context *ctx = context(w);
   CASE("forward-null-context") {
-    return status(tfc_forward(NULL, tokens, 3, out), tfc_last_error());
+    return failed(tfc_forward(NULL, tokens, 3, out));
   }
   CASE("forward-null-tokens") {
-    return status(tfc_forward(ctx, NULL, 3, out), tfc_last_error());
+    return failed(tfc_forward(ctx, NULL, 3, out));
   }
   CASE("forward-null-output") {
-    return status(tfc_forward(ctx, tokens, 3, NULL), tfc_last_error());
+    return failed(tfc_forward(ctx, tokens, 3, NULL));
   }
   CASE("forward-n-zero") {
-    return status(tfc_forward(ctx, tokens, 0, out), tfc_last_error());
+    return failed(tfc_forward(ctx, tokens, 0, out));
   }
   CASE("forward-n-negative") {
-    return status(tfc_forward(ctx, tokens, -5, out), tfc_last_error());
+    return failed(tfc_forward(ctx, tokens, -5, out));
   }
   CASE("forward-n-above-max-seq") {
-    return status(tfc_forward(ctx, tokens, MAX_SEQ + 1, out),
-                  tfc_last_error());
+    return failed(tfc_forward(ctx, tokens, MAX_SEQ + 1, out));
   }
   CASE("forward-n-int64-max") {
-    return status(tfc_forward(ctx, tokens, INT64_MAX, out),
-                  tfc_last_error());
+    return failed(tfc_forward(ctx, tokens, INT64_MAX, out));
   }
   CASE("forward-token-vocab") {
     tokens[2] = V;
-    return status(tfc_forward(ctx, tokens, 3, out), tfc_last_error());
+    return failed(tfc_forward(ctx, tokens, 3, out));
   }
   CASE("forward-token-negative") {
     tokens[0] = -1;
-    return status(tfc_forward(ctx, tokens, 3, out), tfc_last_error());
+    return failed(tfc_forward(ctx, tokens, 3, out));
   }
   CASE("append-past-max-seq") {
     prefill(ctx, MAX_SEQ - 1);
-    return status(tfc_append(ctx, tokens, 2, out, 0), tfc_last_error());
+    return failed(tfc_append(ctx, tokens, 2, out, 0));
   }
   CASE("append-int64-max-after-prefill") {
     /* pos + n must not overflow in the bounds check. */
     prefill(ctx, 3);
-    return status(tfc_append(ctx, tokens, INT64_MAX, out, 0),
-                  tfc_last_error());
+    return failed(tfc_append(ctx, tokens, INT64_MAX, out, 0));
+  }
+
+  /* Text generation. */
+  tfc_generate_params gp = tfc_generate_default_params();
+  gp.max_tokens = 4;
+  CASE("generate-null-context")
+    return count(tfc_generate(NULL, tokenizer(), "Hi", &gp, NULL, NULL));
+  CASE("generate-null-tokenizer")
+    return count(tfc_generate(ctx, NULL, "Hi", &gp, NULL, NULL));
+  CASE("generate-null-prompt") return generate(ctx, NULL, &gp);
+  CASE("generate-empty-prompt") return generate(ctx, "", &gp);
+  CASE("generate-negative-max-tokens") {
+    gp.max_tokens = -1;
+    return generate(ctx, "Hi", &gp);
+  }
+  CASE("generate-null-stop-tokens") {
+    gp.num_stop_tokens = 2;
+    return generate(ctx, "Hi", &gp);
+  }
+  CASE("generate-negative-stop-count") {
+    gp.num_stop_tokens = -1;
+    return generate(ctx, "Hi", &gp);
+  }
+  CASE("generate-stop-token-vocab") {
+    int32_t stop[2] = {10, V};
+    gp.stop_tokens = stop;
+    gp.num_stop_tokens = 2;
+    return generate(ctx, "Hi", &gp);
+  }
+  CASE("generate-bad-temperature") {
+    gp.sampler.temperature = -1.0f;
+    return generate(ctx, "Hi", &gp);
+  }
+  CASE("generate-prompt-past-max-seq") {
+    char longText[MAX_SEQ + 2];
+    memset(longText, 'a', MAX_SEQ + 1);
+    longText[MAX_SEQ + 1] = '\0';
+    return generate(ctx, longText, &gp);
+  }
+  CASE("generate-prompt-after-cached") {
+    prefill(ctx, 60);
+    return generate(ctx, "abcdefgh", &gp);
   }
 
   /* Batched decode. */
   tfc_context *ctx2 = context(w);
   tfc_context *pair[2] = {ctx, ctx2};
   CASE("batch-b-zero") {
-    return status(tfc_decode_batch(pair, 0, tokens, out),
-                  tfc_last_error());
+    return failed(tfc_decode_batch(pair, 0, tokens, out));
   }
   CASE("batch-b-negative") {
-    return status(tfc_decode_batch(pair, -2, tokens, out),
-                  tfc_last_error());
+    return failed(tfc_decode_batch(pair, -2, tokens, out));
   }
   CASE("batch-null-contexts") {
     return status(tfc_decode_batch(NULL, 2, tokens, out),
@@ -201,38 +318,32 @@ static int run(const char *name) {
   }
   CASE("batch-null-member") {
     pair[1] = NULL;
-    return status(tfc_decode_batch(pair, 2, tokens, out),
-                  tfc_last_error());
+    return failed(tfc_decode_batch(pair, 2, tokens, out));
   }
   CASE("batch-shared-context") {
     pair[1] = ctx;
-    return status(tfc_decode_batch(pair, 2, tokens, out),
-                  tfc_last_error());
+    return failed(tfc_decode_batch(pair, 2, tokens, out));
   }
   CASE("batch-other-weights") {
     pair[1] = context(load());
-    return status(tfc_decode_batch(pair, 2, tokens, out),
-                  tfc_last_error());
+    return failed(tfc_decode_batch(pair, 2, tokens, out));
   }
   CASE("batch-null-tokens") {
-    return status(tfc_decode_batch(pair, 2, NULL, out), tfc_last_error());
+    return failed(tfc_decode_batch(pair, 2, NULL, out));
   }
   CASE("batch-token-vocab") {
     tokens[1] = V + 7;
-    return status(tfc_decode_batch(pair, 2, tokens, out),
-                  tfc_last_error());
+    return failed(tfc_decode_batch(pair, 2, tokens, out));
   }
   CASE("batch-past-max-seq") {
     prefill(ctx2, MAX_SEQ);
-    return status(tfc_decode_batch(pair, 2, tokens, out),
-                  tfc_last_error());
+    return failed(tfc_decode_batch(pair, 2, tokens, out));
   }
   CASE("batch-b-above-max-seq") {
     tfc_context *many[MAX_SEQ + 1];
     for (int i = 0; i <= MAX_SEQ; ++i)
       many[i] = ctx;
-    return status(tfc_decode_batch(many, MAX_SEQ + 1, tokens, out),
-                  tfc_last_error());
+    return failed(tfc_decode_batch(many, MAX_SEQ + 1, tokens, out));
   }
 
   /* Sampling. */

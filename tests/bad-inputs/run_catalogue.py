@@ -1,4 +1,5 @@
-"""run_catalogue.py --work DIR --exe EXE --api API --weights W --other W2
+"""run_catalogue.py --work DIR --exe EXE --api API --api-text API2 --weights W
+                    --other W2
                     [--catalogue CATALOGUE.tsv] [--timeout S] [--only ID]
 
 Runs every case of the bad-input catalogue (CATALOGUE.tsv, next to this
@@ -16,9 +17,11 @@ Before running, make_inputs.py writes the generated inputs to DIR/gen.
 Command templates use {tfc} (tfc from PATH), {src} (this directory),
 {gen} (generated inputs), {models} (the repository's models/), {exe} (a
 compiled tiny-decoder executable), {api} (api_bad.c built against the
-tiny-decoder library), {w} (good tiny-decoder weights) and {other}
-(weights of another model). Prints one line per case and a summary; exits
-non-zero if any case failed. Used by tests/lit/bad-inputs.test.
+tiny-decoder library), {apitext} (api_bad.c built with -DAPI_BAD_TEXT
+against the byte-tokenizer tiny-bytes library), {w} (good tiny-decoder
+weights) and {other} (weights of another model). Prints one line per
+case and a summary; exits non-zero if any case failed. Used by
+tests/lit/bad-inputs.test.
 """
 import argparse
 import concurrent.futures
@@ -87,7 +90,8 @@ def check(case, subst, timeout):
 
 def main():
     ap = argparse.ArgumentParser()
-    for flag in ("--work", "--exe", "--api", "--weights", "--other"):
+    for flag in ("--work", "--exe", "--api", "--api-text", "--weights",
+                 "--other"):
         ap.add_argument(flag, required=True)
     ap.add_argument("--catalogue", default=os.path.join(HERE, "CATALOGUE.tsv"))
     ap.add_argument("--timeout", type=int, default=120)
@@ -103,7 +107,8 @@ def main():
                     args.weights, gen], check=True)
     subst = {"tfc": tfc, "src": HERE, "gen": gen,
              "models": os.path.join(HERE, "..", "..", "models"),
-             "exe": args.exe, "api": args.api, "w": args.weights,
+             "exe": args.exe, "api": args.api, "apitext": args.api_text,
+             "w": args.weights,
              "other": args.other}
 
     cases = read_catalogue(args.catalogue)
