@@ -8,6 +8,7 @@
 #ifndef TFC_FUZZ_APIFUZZ_H
 #define TFC_FUZZ_APIFUZZ_H
 
+#include "ApiError.h"
 #include "tfc_runtime.h"
 
 #include <fuzzer/FuzzedDataProvider.h>
@@ -29,10 +30,10 @@ namespace apifuzz {
 inline const tfc_weights *loadOnce(const tfc_model *model, const char *path,
                                    const char *fuzzer) {
   static const tfc_weights *w = [&] {
-    char err[512];
-    tfc_weights *loaded = tfc_weights_load(model, path, err, sizeof err);
+    tfc_weights *loaded = tfc_weights_load(model, path);
     if (!loaded)
-      fail(fuzzer, std::string("cannot load ") + path + ": " + err);
+      fail(fuzzer, std::string("cannot load ") + path + ": " +
+                       tfc_last_error());
     return loaded;
   }();
   return w;
@@ -52,16 +53,21 @@ inline int32_t fuzzToken(FuzzedDataProvider &fdp, int64_t vocab) {
   }
 }
 
+/// Empties tfc_last_error(), so that checkResult can tell whether the next
+/// call left a message.
+inline void clearError() { tfc::setLastError(""); }
+
 /// A call's result against the API model's prediction: success exactly on
-/// valid input, and a failure always says why.
-inline void checkResult(int rc, bool valid, const tfc_context *ctx,
-                        const char *call, const char *fuzzer) {
+/// valid input, and a failure always says why (in tfc_last_error(), emptied
+/// by clearError() before the call).
+inline void checkResult(int rc, bool valid, const char *call,
+                        const char *fuzzer) {
   if (valid && rc != 0)
     fail(fuzzer, std::string(call) +
-                     " failed on valid input: " + tfc_context_error(ctx));
+                     " failed on valid input: " + tfc_last_error());
   if (!valid && rc == 0)
     fail(fuzzer, std::string(call) + " succeeded on invalid input");
-  if (!valid && tfc_context_error(ctx)[0] == '\0')
+  if (!valid && tfc_last_error()[0] == '\0')
     fail(fuzzer, std::string(call) + " failed without an error message");
 }
 

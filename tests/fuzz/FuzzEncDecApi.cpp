@@ -37,6 +37,9 @@
 
 namespace {
 
+// One kernel thread: the pool is process-wide, sized by the first context.
+const tfc_context_params params1 = {1, 0};
+
 constexpr int kContexts = 2;
 const tfc_model *model() { return tfc_model_tiny_encdec(); }
 
@@ -57,16 +60,15 @@ std::vector<float> runProbe(tfc_context *c) {
   std::vector<float> out(3 * size_t(tfc_output_cols(model())));
   if (tfc_set_source(c, kSource, 4) != 0 ||
       tfc_forward(c, kTarget, 3, out.data()) != 0)
-    fail(std::string("probe: ") + tfc_context_error(c));
+    fail(std::string("probe: ") + tfc_last_error());
   return out;
 }
 
 const std::vector<float> &probeLogits() {
   static const std::vector<float> logits = [] {
-    char err[512];
-    tfc_context *c = tfc_context_create(weights(), 1, err, sizeof err);
+    tfc_context *c = tfc_context_create(weights(), &params1);
     if (!c)
-      fail(std::string("tfc_context_create: ") + err);
+      fail(std::string("tfc_context_create: ") + tfc_last_error());
     std::vector<float> out = runProbe(c);
     tfc_context_destroy(c);
     return out;
@@ -103,10 +105,9 @@ struct Harness {
 
   explicit Harness(FuzzedDataProvider &fdp) : fdp(fdp) {
     for (auto &c : ctx) {
-      char err[512];
-      c = tfc_context_create(weights(), 1, err, sizeof err);
+      c = tfc_context_create(weights(), &params1);
       if (!c)
-        fail(std::string("tfc_context_create: ") + err);
+        fail(std::string("tfc_context_create: ") + tfc_last_error());
     }
   }
   ~Harness() {
@@ -126,7 +127,8 @@ struct Harness {
   }
 
   void checkError(int rc, bool valid, int i, const char *call) {
-    apifuzz::checkResult(rc, valid, ctx[i], call, "FuzzEncDecApi");
+    (void)i;
+    apifuzz::checkResult(rc, valid, call, "FuzzEncDecApi");
   }
 
 
@@ -148,6 +150,7 @@ struct Harness {
     bool inRange;
     std::vector<int32_t> src = ids(s, inRange);
     bool valid = s >= 1 && s <= maxSeq && inRange;
+    apifuzz::clearError();
     int rc = tfc_set_source(ctx[i], src.data(), s);
     checkError(rc, valid, i, "tfc_set_source");
     if (rc == 0) {
@@ -168,6 +171,7 @@ struct Harness {
     std::vector<float> out(rows * cols);
     bool valid =
         source[i] > 0 && n >= 1 && n <= maxSeq - start && inRange;
+    apifuzz::clearError();
     int rc = forward
                  ? tfc_forward(ctx[i], tokens.data(), n, out.data())
                  : tfc_append(ctx[i], tokens.data(), n, out.data(), allRows);
@@ -188,6 +192,7 @@ struct Harness {
     int i = fdp.ConsumeIntegralInRange(0, kContexts - 1);
     int32_t token = fuzzToken(fdp, vocab);
     std::vector<float> out(cols);
+    apifuzz::clearError();
     int rc = fdp.ConsumeBool()
                  ? tfc_encode(ctx[i], &token, nullptr, nullptr, 1, out.data())
                  : tfc_decode_batch(&ctx[i], 1, &token, out.data());

@@ -10,9 +10,9 @@ namespace {
 
 struct Sampler {
   Sampler(int64_t vocab, float t, int32_t k, float p, uint64_t seed) {
-    char err[256] = {0};
-    s = tfc_sampler_create(vocab, t, k, p, seed, err, sizeof err);
-    EXPECT_NE(s, nullptr) << err;
+    tfc_sampler_params params = {t, k, p, seed};
+    s = tfc_sampler_create(vocab, &params);
+    EXPECT_NE(s, nullptr) << tfc_last_error();
   }
   ~Sampler() { tfc_sampler_destroy(s); }
   tfc_sampler *s;
@@ -88,18 +88,40 @@ TEST(Sampler, SameSeedSameTokens) {
 }
 
 TEST(Sampler, BadParametersAreErrors) {
-  char err[256];
-  EXPECT_EQ(tfc_sampler_create(10, -1.0f, 0, 1.0f, 0, err, sizeof err),
-            nullptr);
-  EXPECT_STREQ(err, "sampler: temperature -1.000000 must be >= 0 (0 = greedy)");
-  EXPECT_EQ(tfc_sampler_create(10, 1.0f, -3, 1.0f, 0, err, sizeof err),
-            nullptr);
-  EXPECT_STREQ(err, "sampler: top_k -3 must be >= 0 (0 = no limit)");
-  EXPECT_EQ(tfc_sampler_create(10, 1.0f, 0, 0.0f, 0, err, sizeof err), nullptr);
-  EXPECT_STREQ(err, "sampler: top_p 0.000000 must be in (0, 1]");
-  EXPECT_EQ(tfc_sampler_create(0, 1.0f, 0, 1.0f, 0, err, sizeof err), nullptr);
-  EXPECT_STREQ(err, "sampler: vocab 0 is not in [1, 2^31]");
+  auto create = [](int64_t vocab, float t, int32_t k, float p) {
+    tfc_sampler_params params = {t, k, p, 0};
+    return tfc_sampler_create(vocab, &params);
+  };
+  EXPECT_EQ(create(10, -1.0f, 0, 1.0f), nullptr);
+  EXPECT_STREQ(tfc_last_error(),
+               "sampler: temperature -1.000000 must be >= 0 (0 = greedy)");
+  EXPECT_EQ(create(10, 1.0f, -3, 1.0f), nullptr);
+  EXPECT_STREQ(tfc_last_error(),
+               "sampler: top_k -3 must be >= 0 (0 = no limit)");
+  EXPECT_EQ(create(10, 1.0f, 0, 0.0f), nullptr);
+  EXPECT_STREQ(tfc_last_error(), "sampler: top_p 0.000000 must be in (0, 1]");
+  EXPECT_EQ(create(0, 1.0f, 0, 1.0f), nullptr);
+  EXPECT_STREQ(tfc_last_error(), "sampler: vocab 0 is not in [1, 2^31]");
   EXPECT_EQ(tfc_sampler_next(nullptr, nullptr), -1);
+  EXPECT_STREQ(tfc_last_error(), "sampler is NULL");
+}
+
+TEST(Sampler, NullParametersAreTheDefaults) {
+  tfc_sampler_params d = tfc_sampler_default_params();
+  EXPECT_FLOAT_EQ(d.temperature, 0.8f);
+  EXPECT_EQ(d.top_k, 40);
+  EXPECT_FLOAT_EQ(d.top_p, 0.95f);
+  EXPECT_EQ(d.seed, 0u);
+  std::vector<float> logits = {0.1f, 0.4f, 0.2f, 0.3f, 0.0f};
+  tfc_sampler *a = tfc_sampler_create(5, nullptr);
+  tfc_sampler *b = tfc_sampler_create(5, &d);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  for (int i = 0; i < 50; ++i)
+    EXPECT_EQ(tfc_sampler_next(a, logits.data()),
+              tfc_sampler_next(b, logits.data()));
+  tfc_sampler_destroy(a);
+  tfc_sampler_destroy(b);
 }
 
 } // namespace
