@@ -258,25 +258,32 @@ TFC_API void tfc_tokenizer_free(tfc_tokenizer *tokenizer);
 
 /* The ids of `len` bytes of text, into tokens[0 .. capacity). Returns the
  * number of ids the text has (more than capacity: nothing was written;
- * call again with a buffer that large), or -1 on error. */
+ * call again with a buffer that large; tokens may be NULL when capacity is
+ * 0, to count), or -1 on error. */
 TFC_API int64_t tfc_tokenize(const tfc_tokenizer *tokenizer, const char *text,
                              size_t len, int32_t *tokens, int64_t capacity);
 /* The text of n ids, into text[0 .. capacity) with a terminating NUL.
  * Returns the text's length in bytes without the NUL (capacity or more:
- * nothing was written; call again with a buffer of length + 1), or -1 on
- * error (an id outside the vocabulary). */
+ * nothing was written; call again with a buffer of length + 1; text may be
+ * NULL when capacity is 0, to measure), or -1 on error (an id outside the
+ * vocabulary). */
 TFC_API int64_t tfc_detokenize(const tfc_tokenizer *tokenizer,
                                const int32_t *tokens, int64_t n, char *text,
                                size_t capacity);
 
 /* Text generation on a decoder (or encoder-decoder after tfc_set_source):
- * the prompt is tokenized and appended at the context's position (call
- * tfc_reset first for a new conversation), then up to max_tokens tokens
- * are sampled one at a time; each one's text goes to `on_piece` as soon as
- * it is complete UTF-8 (a GPT-2 token may end mid-character: its bytes wait
- * for the next). Generation stops at max_tokens, at one of stop_tokens
- * (not printed), at max_seq, or when on_piece returns non-zero. The same
- * parameters and seed give the same text as the executable's --prompt. */
+ * the prompt (a NUL-terminated string) is tokenized and appended at the
+ * context's position (call tfc_reset first for a new conversation), then
+ * up to max_tokens tokens are sampled one at a time, with a sampler made
+ * from params->sampler for tfc_vocab(model) ids; each one's text goes to
+ * `on_piece` as soon as it is complete UTF-8 (a token may end
+ * mid-character: its bytes wait for the next; a cut character followed by
+ * anything else, and what is left at the end, go on as they are). A piece
+ * is also NUL-terminated (piece[len] == 0). on_piece may be NULL (nothing
+ * is printed). Generation stops at max_tokens, at one of stop_tokens (not
+ * printed), at max_seq, or when on_piece returns non-zero. The same
+ * parameters and seed give the same tokens as the executable's --prompt
+ * (which prints a --stop-token it stops at). */
 typedef int (*tfc_piece_fn)(const char *piece, size_t len, void *user);
 
 typedef struct {
@@ -288,7 +295,10 @@ typedef struct {
 
 TFC_API tfc_generate_params tfc_generate_default_params(void);
 /* Returns the number of tokens generated (stop token excluded), or -1 on
- * error. params NULL: the defaults. */
+ * error (NULL context, tokenizer or prompt; a prompt that encodes to no
+ * tokens or does not fit before max_seq; negative max_tokens or
+ * num_stop_tokens; a stop token outside the vocabulary; bad sampler
+ * parameters). params NULL: the defaults. */
 TFC_API int64_t tfc_generate(tfc_context *ctx, const tfc_tokenizer *tokenizer,
                              const char *prompt,
                              const tfc_generate_params *params,
