@@ -70,13 +70,21 @@ runtime_lib = os.path.join(
     os.environ.get("TFC_RUNTIME_LIB_DIR", os.path.join(os.path.dirname(tools_dir), "runtime")),
     "libtfcrt.a")
 shared_models = lit_config.params.get("shared_models")
-if shared_models is None and os.path.exists(runtime_lib):
-    nm = subprocess.run(["nm", "-g", "--defined-only", runtime_lib],
-                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                        text=True).stdout
-    shared_models = "0" if "_ZN4YAML" in nm else "1"
+runtime_nm = ""
+if os.path.exists(runtime_lib):
+    runtime_nm = subprocess.run(["nm", "-g", "--defined-only", runtime_lib],
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True).stdout
+if shared_models is None and runtime_nm:
+    shared_models = "0" if "_ZN4YAML" in runtime_nm else "1"
 if shared_models == "1":
     config.available_features.add("shared-models")
+# The runtime's text generation (tfc_generate, tfc_tokenizer_load), which
+# the generation examples call.
+if " T tfc_generate\n" in runtime_nm and " T tfc_tokenizer_load\n" in runtime_nm:
+    config.available_features.add("tfc-generate")
+# The build tree (tools_dir's parent), for cmake --install.
+config.substitutions.append(("%{build}", os.path.dirname(tools_dir)))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 
 # bench/peer-bench.sh's quick run needs ONNX Runtime for Node and torch for
