@@ -2,7 +2,7 @@
 //
 //   tfc --emit=STAGE SPEC.yaml [-o FILE]     (spec, tfm, primitives, fused,
 //                                             plan, halide, llvm, asm)
-//   tfc compile SPEC.yaml [--target cpu] -o OUT [--library]
+//   tfc compile SPEC.yaml [--target cpu] -o OUT [--library | --shared]
 //   tfc init-weights SPEC.yaml -o W.safetensors [--seed S] [--layout L]
 //   tfc run SPEC.yaml --weights W --tokens "1 2 3" [--reference]
 //           [--dump-logits OUT.bin]
@@ -109,6 +109,11 @@ cl::opt<bool> library("library",
                       cl::desc("compile: write DIR/libNAME.a and NAME.h "
                                "instead of an executable"),
                       cl::cat(tfcCategory));
+cl::opt<bool> shared("shared",
+                     cl::desc("compile: write DIR/libNAME.so (SONAME "
+                              "libNAME.so) and NAME.h instead of an "
+                              "executable"),
+                     cl::cat(tfcCategory));
 cl::opt<std::string> quantize(
     "quantize",
     cl::desc("compile: store matrix weights (projections, head) as f16, "
@@ -505,7 +510,7 @@ int compileCommand() {
     return 1;
   if (outputPath.empty())
     return fail("compile: -o <output> is required (an executable, or a "
-                "directory with --library)");
+                "directory with --library or --shared)");
   mlir::MLIRContext context;
   Plan plan;
   if (!planModel(context, *spec, plan))
@@ -513,7 +518,8 @@ int compileCommand() {
   CompileRequest request;
   request.target = target;
   request.output = outputPath;
-  request.library = library;
+  request.library = library || shared;
+  request.shared = shared;
   request.keepTemps = keepTemps;
   std::string error;
   if (!compileModel(plan, *spec, request, error))
@@ -1113,7 +1119,7 @@ int main(int argc, char **argv) {
       "SPEC.yaml "
       "[-o FILE]\n"
       "  tfc compile SPEC.yaml [--target cpu|cpu:<halide-target>] -o OUT "
-      "[--library] [--tuning FILE]\n"
+      "[--library | --shared] [--tuning FILE]\n"
       "  tfc tune SPEC.yaml -o TUNING.txt [--target cpu] [--quantize T] "
       "[--threads N] [--tune-rows 1,128] [--tune-budget S]\n"
       "  tfc init-weights SPEC.yaml -o W.safetensors [--seed S] "

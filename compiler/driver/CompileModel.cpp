@@ -6,11 +6,13 @@
 #include "plan/PlanSource.h"
 #include "spec/SpecParser.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <elf.h>
 #include <fcntl.h>
 #include <fstream>
 #include <sstream>
@@ -39,10 +41,10 @@ std::string envOr(const char *name, const char *fallback) {
   return v && *v ? v : fallback;
 }
 
-/// Runs argv[0] with its arguments (no shell), its stdin from `input` when
-/// given; its output passes through.
+/// Runs argv[0] with its arguments (no shell), its stdin from `input` and
+/// its stdout to `output` when given; otherwise its output passes through.
 bool runTool(const std::vector<std::string> &argv, std::string &error,
-             const std::string &input = "") {
+             const std::string &input = "", const std::string &output = "") {
   std::vector<char *> args;
   for (const std::string &a : argv)
     args.push_back(const_cast<char *>(a.c_str()));
@@ -57,6 +59,14 @@ bool runTool(const std::vector<std::string> &argv, std::string &error,
       int fd = open(input.c_str(), O_RDONLY);
       if (fd < 0 || dup2(fd, 0) < 0) {
         std::fprintf(stderr, "tfc: cannot read %s: %s\n", input.c_str(),
+                     std::strerror(errno));
+        _exit(127);
+      }
+    }
+    if (!output.empty()) {
+      int fd = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0666);
+      if (fd < 0 || dup2(fd, 1) < 0) {
+        std::fprintf(stderr, "tfc: cannot write %s: %s\n", output.c_str(),
                      std::strerror(errno));
         _exit(127);
       }
@@ -98,18 +108,50 @@ bool fileExists(const std::string &path) {
   return stat(path.c_str(), &st) == 0;
 }
 
+/// The directory of the running tfc executable ("" if unknown).
+std::string executableDir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0)
+    return "";
+  std::string path(buf, static_cast<size_t>(n));
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+/// Where the runtime is: $NAME if set; else, for an installed tfc
+/// (PREFIX/bin/tfc), PREFIX/<relative> when it holds `probe` (the tree may
+/// have been moved: nothing depends on the install prefix); else the build
+/// tree's directory compiled in.
+std::string runtimeDir(const char *name, const char *relative,
+                       const char *probe, const char *buildTree) {
+  const char *v = std::getenv(name);
+  if (v && *v)
+    return v;
+  std::string exe = executableDir();
+  if (!exe.empty()) {
+    std::string installed = exe + "/../" + relative;
+    if (fileExists(installed + "/" + probe))
+      return installed;
+  }
+  return buildTree;
+}
+
 std::string runtimeLibDir() {
-  return envOr("TFC_RUNTIME_LIB_DIR", TFC_RUNTIME_LIB_DIR);
+  return runtimeDir("TFC_RUNTIME_LIB_DIR", "lib/tfc", "libtfcrt.a",
+                    TFC_RUNTIME_LIB_DIR);
 }
 std::string runtimeIncludeDir() {
-  return envOr("TFC_RUNTIME_INCLUDE_DIR", TFC_RUNTIME_INCLUDE_DIR);
+  return runtimeDir("TFC_RUNTIME_INCLUDE_DIR", "include/tfc", "tfc_plan.h",
+                    TFC_RUNTIME_INCLUDE_DIR);
 }
 
 /// A temporary directory ($TMPDIR or /tmp) and the files tfc puts in it,
 /// removed when done, on error, or on SIGINT/SIGTERM/SIGHUP.
 struct TempDir {
-  static constexpr const char *kFiles[] = {"kernels.o", "halide_runtime.o",
-                                           "plan.c", "plan.o", "lib.mri"};
+  static constexpr const char *kFiles[] = {
+      "kernels.o", "halide_runtime.o", "plan.c",     "plan.o",
+      "lib.mri",   "runtime.syms",     "linked.o",   "exports.map"};
   std::string path;
   bool keep = false;
   std::vector<int> slots;
@@ -159,6 +201,127 @@ std::vector<std::string> sanitizerFlags() {
 #else
   return {};
 #endif
+}
+
+/// Turns the STB_GNU_UNIQUE symbols of the relocatable ELF object `path`
+/// (the static locals of inline functions and templates, in libstdc++'s
+/// and yaml-cpp's headers) into STB_GLOBAL ones, in place: objcopy cannot
+/// make a unique symbol local, and a global one it can. They stay among
+/// the global symbols, so the symbol table's order holds.
+bool globalizeUniqueSymbols(const std::string &path, std::string &error) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  Elf64_Ehdr eh;
+  if (!f.read(reinterpret_cast<char *>(&eh), sizeof eh) ||
+      std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+      eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr)) {
+    error = path + ": not a 64-bit ELF object";
+    return false;
+  }
+  for (unsigned i = 0; i < eh.e_shnum; ++i) {
+    Elf64_Shdr sh;
+    f.seekg(static_cast<std::streamoff>(eh.e_shoff + i * sizeof sh));
+    if (!f.read(reinterpret_cast<char *>(&sh), sizeof sh)) {
+      error = path + ": truncated section headers";
+      return false;
+    }
+    if (sh.sh_type != SHT_SYMTAB || sh.sh_entsize != sizeof(Elf64_Sym))
+      continue;
+    for (uint64_t off = 0; off + sizeof(Elf64_Sym) <= sh.sh_size;
+         off += sizeof(Elf64_Sym)) {
+      Elf64_Sym sym;
+      f.seekg(static_cast<std::streamoff>(sh.sh_offset + off));
+      if (!f.read(reinterpret_cast<char *>(&sym), sizeof sym)) {
+        error = path + ": truncated symbol table";
+        return false;
+      }
+      if (ELF64_ST_BIND(sym.st_info) != STB_GNU_UNIQUE)
+        continue;
+      sym.st_info = ELF64_ST_INFO(STB_GLOBAL, ELF64_ST_TYPE(sym.st_info));
+      f.seekp(static_cast<std::streamoff>(sh.sh_offset + off));
+      f.write(reinterpret_cast<const char *>(&sym), sizeof sym);
+    }
+  }
+  f.flush();
+  if (!f) {
+    error = path + ": cannot rewrite its symbol table";
+    return false;
+  }
+  return true;
+}
+
+/// The model's library as one relocatable object: the plan, the kernels,
+/// the Halide runtime and what the tfc API needs of libtfcrt.a (`ld -r`),
+/// with every defined symbol made local except tfc_* (the API and the
+/// entry tfc_model_NAME). Nothing of Halide's runtime, the C++ standard
+/// library's templates, yaml-cpp or tfc's C++ internals can then clash with
+/// (or be taken by) the program that links it. For a static library
+/// (`weakApi`) the API's symbols are weak, all but the entry: two models'
+/// libraries link into one program, the first one's runtime serving both
+/// (each model keeps its own kernels and Halide runtime).
+bool linkModelObject(const std::string &tmpDir, const std::string &planObj,
+                     const std::vector<std::string> &kernelObjs,
+                     const std::string &runtimeObj, const std::string &lib,
+                     const std::string &cName, bool weakApi,
+                     const std::string &output, std::string &error) {
+  // The API: every tfc_* function libtfcrt.a defines (nm -P: "NAME TYPE
+  // ..." per line), each forced in with -u (the plan refers to none).
+  std::string symsFile = tmpDir + "/runtime.syms";
+  if (!runTool({envOr("NM", "nm"), "-P", "-g", "--defined-only", lib}, error,
+               "", symsFile))
+    return false;
+  std::vector<std::string> api;
+  {
+    std::ifstream in(symsFile);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string name, type;
+      if (!(fields >> name >> type) || name.rfind("tfc_", 0) != 0 ||
+          (type != "T" && type != "W"))
+        continue;
+      if (std::find(api.begin(), api.end(), name) == api.end())
+        api.push_back(name);
+    }
+  }
+  if (api.empty()) {
+    error = lib + ": defines no tfc_* function (not a tfc runtime?)";
+    return false;
+  }
+  std::string linked = tmpDir + "/linked.o";
+  std::vector<std::string> ld = {envOr("LD", "ld"), "-r", "-o", linked,
+                                 planObj};
+  ld.insert(ld.end(), kernelObjs.begin(), kernelObjs.end());
+  ld.push_back(runtimeObj);
+  for (const std::string &name : api)
+    ld.push_back("--undefined=" + name);
+  ld.push_back(lib);
+  if (!runTool(ld, error) || !globalizeUniqueSymbols(linked, error))
+    return false;
+  // The C++ templates' COMDAT groups are dissolved (--remove-section=.group)
+  // along with their symbols: the final link would otherwise keep the
+  // program's copy of a group of the same name and discard this one's,
+  // whose code the now local references still name.
+  std::vector<std::string> objcopy = {
+      envOr("OBJCOPY", "objcopy"), "--wildcard", "--keep-global-symbol=tfc_*",
+      "--remove-section=.group"};
+  if (weakApi) {
+    objcopy.push_back("--weaken-symbol=!tfc_model_" + cName);
+    objcopy.push_back("--weaken-symbol=tfc_*");
+  }
+  objcopy.push_back(linked);
+  objcopy.push_back(output);
+  return runTool(objcopy, error);
+}
+
+/// TFC_LINK_FLAGS: more flags for the link of an executable or a shared
+/// library, split at spaces (e.g. -static-libstdc++ -static-libgcc for an
+/// executable that must run on a machine with another C++ runtime).
+std::vector<std::string> extraLinkFlags() {
+  std::vector<std::string> flags;
+  std::istringstream extra(envOr("TFC_LINK_FLAGS", ""));
+  for (std::string f; extra >> f;)
+    flags.push_back(f);
+  return flags;
 }
 
 } // namespace
@@ -242,6 +405,12 @@ bool compileModel(const Plan &plan, const ModelSpec &spec,
             "--library (objects and plan) and link on a matching machine";
     return false;
   }
+  if (!native && request.shared) {
+    error = "--target " + resolved +
+            ": --shared links on this machine; compile it with --library "
+            "(objects and plan) and link on a matching machine";
+    return false;
+  }
   std::string lib = runtimeLibDir() + "/libtfcrt.a";
   std::string mainLib = runtimeLibDir() + "/libtfc_main.a";
   if (native && (!fileExists(lib) || !fileExists(mainLib))) {
@@ -305,11 +474,7 @@ bool compileModel(const Plan &plan, const ModelSpec &spec,
       link.push_back(f);
     for (const char *f : {"-lpthread", "-ldl", "-lm"})
       link.push_back(f);
-    // TFC_LINK_FLAGS: more flags for the executable's link, split at
-    // spaces (e.g. -static-libstdc++ -static-libgcc for an executable that
-    // must run on a machine with another C++ runtime).
-    std::istringstream extra(envOr("TFC_LINK_FLAGS", ""));
-    for (std::string f; extra >> f;)
+    for (const std::string &f : extraLinkFlags())
       link.push_back(f);
     if (!runTool(link, error) || !exe.commit(0777, error))
       return false;
@@ -318,33 +483,68 @@ bool compileModel(const Plan &plan, const ModelSpec &spec,
     return true;
   }
 
-  // Library: DIR/libNAME.a (kernels, runtime, plan, tfc runtime) + NAME.h.
-  // Every file is written under a temporary name and renamed into place
-  // (AtomicFile.h): an interrupted compile leaves the previous library and
-  // header as they were.
+  // Library: DIR/libNAME.a or DIR/libNAME.so (kernels, runtime, plan, tfc
+  // runtime) + NAME.h. Every file is written under a temporary name and
+  // renamed into place (AtomicFile.h): an interrupted compile leaves the
+  // previous library and header as they were.
   std::string dir = request.output;
   if (mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) {
     error =
         dir + ": cannot create the output directory: " + std::strerror(errno);
     return false;
   }
-  std::string archive = dir + "/lib" + cName + ".a";
+  std::string archive =
+      dir + "/lib" + cName + (request.shared ? ".so" : ".a");
   std::string header = dir + "/" + cName + ".h";
   if (native) {
+    std::string modelObj = tmp.path + "/" + cName + ".o";
+    tmp.adopt(modelObj);
+    if (!linkModelObject(tmp.path, planObj, kernelObjs, runtimeObj, lib,
+                         cName, !request.shared, modelObj, error))
+      return false;
     AtomicFile out;
     if (!out.create(archive, error))
       return false;
-    // ar -M reads its script from stdin (no shell: paths may hold quotes);
-    // CREATE replaces the empty file mkstemp made.
-    std::string mri = tmp.path + "/lib.mri";
-    std::string script = "CREATE " + out.tempPath() + "\nADDMOD " + planObj;
-    for (const std::string &o : kernelObjs)
-      script += "\nADDMOD " + o;
-    script += "\nADDMOD " + runtimeObj + "\nADDLIB " + lib + "\nSAVE\nEND\n";
-    if (!writeFile(mri, script, error) ||
-        !runTool({envOr("AR", "ar"), "-M"}, error, mri) ||
-        !out.commit(0666, error))
-      return false;
+    if (request.shared) {
+      // Only tfc_* is exported (the version script); the archives' symbols
+      // are never re-exported (--exclude-libs); the library's own calls bind
+      // inside it (-Bsymbolic), so two models' libraries in one process
+      // each run their own runtime. libstdc++ is linked in statically and
+      // hidden: the library depends on libc, libm and libgcc_s only, loads
+      // into a program built with another C++ runtime (or none: Python's
+      // ctypes), and no C++ symbol of it can meet one of the program's.
+      // Sanitized builds keep the shared libstdc++ their runtime expects.
+      // -z nodelete: dlclose leaves the library mapped, as the kernels'
+      // thread pool (process-wide, never joined) keeps running its code.
+      std::string map = tmp.path + "/exports.map";
+      if (!writeFile(map, "{\n  global: tfc_*;\n  local: *;\n};\n", error))
+        return false;
+      std::vector<std::string> link = {
+          envOr("CXX", "c++"), "-shared", "-o", out.tempPath(), modelObj,
+          "-Wl,-soname,lib" + cName + ".so", "-Wl,--version-script=" + map,
+          "-Wl,--exclude-libs,ALL", "-Wl,-Bsymbolic", "-Wl,--no-undefined",
+          "-Wl,-z,nodelete"};
+      if (sanitizerFlags().empty())
+        link.push_back("-static-libstdc++");
+      for (const std::string &f : sanitizerFlags())
+        link.push_back(f);
+      for (const char *f : {"-lpthread", "-ldl", "-lm"})
+        link.push_back(f);
+      for (const std::string &f : extraLinkFlags())
+        link.push_back(f);
+      if (!runTool(link, error) || !out.commit(0777, error))
+        return false;
+    } else {
+      // ar -M reads its script from stdin (no shell: paths may hold
+      // quotes); CREATE replaces the empty file mkstemp made.
+      std::string mri = tmp.path + "/lib.mri";
+      std::string script =
+          "CREATE " + out.tempPath() + "\nADDMOD " + modelObj + "\nSAVE\nEND\n";
+      if (!writeFile(mri, script, error) ||
+          !runTool({envOr("AR", "ar"), "-M"}, error, mri) ||
+          !out.commit(0666, error))
+        return false;
+    }
   } else {
     // Objects for another machine: the kernels, the Halide runtime and the
     // plan's C source, to be linked with a runtime built there.
@@ -361,25 +561,33 @@ bool compileModel(const Plan &plan, const ModelSpec &spec,
   std::string guard = "TFC_MODEL_" + cName + "_H";
   for (char &c : guard)
     c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string libName = "lib" + cName + (request.shared ? ".so" : ".a");
   std::string h =
       "/* " + cName + ".h: the model '" + plan.model +
-      "' compiled by tfc for " + resolved + ".\n *\n * Link lib" + cName +
-      ".a (it holds the kernels, the plan and the tfc runtime) with\n"
-      " * -lstdc++ -lm -lpthread -ldl. The API is in tfc_runtime.h:\n"
+      "' compiled by tfc for " + resolved + ".\n *\n * " + libName +
+      " holds the kernels, the plan and the tfc runtime; it exports\n"
+      " * only tfc_* symbols. " +
+      (request.shared ? std::string("Link it with -l") + cName +
+                            " (or dlopen it and\n * dlsym \"tfc_model_" +
+                            cName + "\").\n"
+                      : std::string("Link it with -lstdc++ -lm -lpthread "
+                                    "-ldl.\n")) +
+      " * The API is in tfc_runtime.h:\n"
       " *   tfc_weights *w = tfc_weights_load(tfc_model_" +
       cName +
-      "(), path, err, sizeof err);\n"
-      " *   tfc_context *c = tfc_context_create(w, threads, err, sizeof err);\n"
+      "(), path);\n"
+      " *   tfc_context *c = tfc_context_create(w, NULL);\n"
       " *   tfc_forward(c, tokens, n, out);  // out: n * " +
       std::to_string(plan.outputCols) +
       " floats\n"
       " * Token ids must be < " +
       std::to_string(plan.vocab) + " and n <= " + std::to_string(plan.maxSeq) +
-      ".\n */\n#ifndef " + guard + "\n#define " + guard +
+      "; errors: tfc_last_error().\n */\n#ifndef " + guard + "\n#define " +
+      guard +
       "\n\n#include \"tfc_runtime.h\"\n\n"
       "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
       "/* The compiled model: pass it to tfc_weights_load. */\n"
-      "const tfc_model *tfc_model_" +
+      "TFC_API const tfc_model *tfc_model_" +
       cName + "(void);\n\n#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
   if (!writeFileAtomically(header, h, error))
     return false;

@@ -4,7 +4,8 @@
 // The last stages of `tfc compile`: every distinct kernel of the plan goes
 // through Halide to one object file, the Halide runtime to another, the
 // plan table to a C file compiled with the system C compiler; then either
-// an executable (the runtime's main) or a static library with its header.
+// an executable (the runtime's main), or a static or shared library with its
+// header.
 //
 //===----------------------------------------------------------------------===//
 #ifndef TFC_DRIVER_COMPILEMODEL_H
@@ -20,7 +21,8 @@ namespace tfc {
 struct CompileRequest {
   std::string target = "host"; // "host" or a Halide target string
   std::string output;          // executable path, or a directory (library)
-  bool library = false;
+  bool library = false;         // DIR/libNAME.a + NAME.h
+  bool shared = false;          // DIR/libNAME.so + NAME.h (implies library)
   bool keepTemps = false; // leave the intermediate files for inspection
 };
 

@@ -54,11 +54,11 @@ int main(int argc, char **argv) {
   }
 
   weights = tfc_weights_load(model, argv[1]);
-  if (!weights)
+  ctx = weights ? tfc_context_create(weights, NULL) : NULL;
+  if (!ctx) {
+    snprintf(err, sizeof err, "%s", tfc_last_error());
     goto fail;
-  ctx = tfc_context_create(weights, &(tfc_context_params){.threads = 0});
-  if (!ctx)
-    goto fail;
+  }
 
   /* The output is [n, cols]: one row of logits per token, row-major. */
   int64_t cols = tfc_output_cols(model);

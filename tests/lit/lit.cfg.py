@@ -3,6 +3,7 @@
 # directory as --param tools_dir=...
 import os
 import sys
+import subprocess
 import lit.formats
 
 config.name = "tfc"
@@ -22,7 +23,7 @@ repo = os.path.abspath(os.path.join(config.test_source_root, "..", ".."))
 config.environment["PATH"] = os.pathsep.join(
     [tools_dir, llvm_bin, config.environment.get("PATH", os.environ["PATH"])])
 for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS",
-            "TFC_RUNTIME_LIB_DIR"):
+            "TFC_RUNTIME_LIB_DIR", "TFC_LINK_FLAGS"):
     if var in os.environ:
         config.environment[var] = os.environ[var]
 config.substitutions.append(("%{kjv_prompt}", " ".join(str(b) for b in b"And God said")))
@@ -61,12 +62,36 @@ config.substitutions.append(("%{sanitize_cc}", sanitize_flags))
 if sanitize:
     config.available_features.add("sanitize-" + sanitize)
 config.substitutions.append(("%models", os.path.join(repo, "models")))
+
+# Shared model libraries (tfc compile --shared) link libtfcrt.a into a .so:
+# every object in it must be position-independent. Debian's libyaml-cpp.a
+# is not, so while libtfcrt.a holds yaml-cpp they cannot be built;
+# --param shared_models=1 runs those tests anyway (e.g. with TFC_LINK_FLAGS
+# naming a work-around).
+runtime_lib = os.path.join(
+    os.environ.get("TFC_RUNTIME_LIB_DIR", os.path.join(os.path.dirname(tools_dir), "runtime")),
+    "libtfcrt.a")
+shared_models = lit_config.params.get("shared_models")
+runtime_nm = ""
+if os.path.exists(runtime_lib):
+    runtime_nm = subprocess.run(["nm", "-g", "--defined-only", runtime_lib],
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True).stdout
+if shared_models is None and runtime_nm:
+    shared_models = "0" if "_ZN4YAML" in runtime_nm else "1"
+if shared_models == "1":
+    config.available_features.add("shared-models")
+# The runtime's text generation (tfc_generate, tfc_tokenizer_load), which
+# the generation examples call.
+if " T tfc_generate\n" in runtime_nm and " T tfc_tokenizer_load\n" in runtime_nm:
+    config.available_features.add("tfc-generate")
+# The build tree (tools_dir's parent), for cmake --install.
+config.substitutions.append(("%{build}", os.path.dirname(tools_dir)))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
 
 # bench/peer-bench.sh's quick run needs ONNX Runtime for Node and torch for
 # the ONNX export (bench/peer/setup.sh installs both; scripts/test.sh runs
 # it, so CI always has the feature).
-import subprocess
 if os.path.exists(os.path.join(repo, "bench/peer/node_modules/onnxruntime-node/package.json")) and \
    subprocess.call(["/usr/bin/python3", "-c", "import torch, numpy, yaml"],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
