@@ -158,7 +158,8 @@ int8_t quantizeInt8(double x, float scale) {
 
 bool storeWeight(const tfc_weight_info &info, const WeightForm &form,
                  const float *data, void *dst, std::string &error) {
-  std::memset(dst, 0, static_cast<size_t>(form.bytes)); // panel padding
+  if (form.paddedCols != form.cols) // the panel padding; all else is written
+    std::memset(dst, 0, static_cast<size_t>(form.bytes));
   int64_t rows = form.rows, cols = form.cols, p = info.panel;
   // Element (k, c) of the logical matrix.
   auto at = [&](int64_t k, int64_t c) {
