@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 #include "SafetensorsReader.h"
 
+#include "Printable.h"
+
 #include "JsonParser.h"
 
 #include <algorithm>
@@ -69,31 +71,6 @@ const char *const kDTypes[] = {"F64", "F32", "F16", "BF16", "I64",
                                "I32", "I16", "I8",  "U8",   "BOOL"};
 
 } // namespace
-
-std::string printableText(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (u < 0x20 || u == 0x7f) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 int64_t safetensorsItemSize(const std::string &dtype) {
   if (dtype == "F64" || dtype == "I64")

@@ -15,6 +15,8 @@
 #ifndef TFC_RUNTIME_SAFETENSORSREADER_H
 #define TFC_RUNTIME_SAFETENSORSREADER_H
 
+#include "Printable.h" // printableText, for the messages of its users
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -63,14 +65,6 @@ private:
   std::unordered_map<std::string, size_t> byName;
   std::map<std::string, std::string> meta;
 };
-
-/// `text` from a file (a tensor name, a metadata key or value) made safe to
-/// put in a one-line message: a control byte (below 0x20, or 0x7f) becomes
-/// \xHH, except \n, \r and \t, and a backslash becomes \\. Other bytes,
-/// UTF-8 included, pass unchanged. Every message that quotes a string from
-/// a weights file goes through this, so a NUL cannot cut it short and a
-/// newline cannot split it.
-std::string printableText(std::string_view text);
 
 /// Bytes per element of a safetensors dtype, or 0 if unknown.
 int64_t safetensorsItemSize(const std::string &dtype);
