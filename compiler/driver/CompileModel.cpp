@@ -324,6 +324,17 @@ std::vector<std::string> extraLinkFlags() {
   return flags;
 }
 
+/// The end of every link tfc runs: the sanitizer (if this build has one),
+/// the system libraries the runtime uses, then TFC_LINK_FLAGS.
+void appendSystemLinkFlags(std::vector<std::string> &link) {
+  for (const std::string &f : sanitizerFlags())
+    link.push_back(f);
+  for (const char *f : {"-lpthread", "-ldl", "-lm"})
+    link.push_back(f);
+  for (const std::string &f : extraLinkFlags())
+    link.push_back(f);
+}
+
 } // namespace
 
 bool resolveTarget(const std::string &target, std::string &resolved,
@@ -470,12 +481,7 @@ bool compileModel(const Plan &plan, const ModelSpec &spec,
     link.insert(link.end(), kernelObjs.begin(), kernelObjs.end());
     for (const std::string &f : {runtimeObj, mainLib, lib})
       link.push_back(f);
-    for (const std::string &f : sanitizerFlags())
-      link.push_back(f);
-    for (const char *f : {"-lpthread", "-ldl", "-lm"})
-      link.push_back(f);
-    for (const std::string &f : extraLinkFlags())
-      link.push_back(f);
+    appendSystemLinkFlags(link);
     if (!runTool(link, error) || !exe.commit(0777, error))
       return false;
     std::fprintf(stderr, "tfc: wrote %s (%.1f s)\n", out.c_str(),
@@ -526,12 +532,7 @@ bool compileModel(const Plan &plan, const ModelSpec &spec,
           "-Wl,-z,nodelete"};
       if (sanitizerFlags().empty())
         link.push_back("-static-libstdc++");
-      for (const std::string &f : sanitizerFlags())
-        link.push_back(f);
-      for (const char *f : {"-lpthread", "-ldl", "-lm"})
-        link.push_back(f);
-      for (const std::string &f : extraLinkFlags())
-        link.push_back(f);
+      appendSystemLinkFlags(link);
       if (!runTool(link, error) || !out.commit(0777, error))
         return false;
     } else {
