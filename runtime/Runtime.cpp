@@ -152,6 +152,75 @@ const char *labelOf(const tfc_step &step) {
   return step.label ? step.label : "?";
 }
 
+/// The weights-file tables (tensors, layouts, sources): every index in
+/// range, and each source's file shape consistent with its native tensor
+/// and transform, so that the loader's copies stay inside both buffers.
+bool checkWeightTables(const tfc_model *m, const std::string &where,
+                       std::string &error) {
+  auto bad = [&](const std::string &what) {
+    error = where + what;
+    return false;
+  };
+  if (m->num_tensors < 1 || !m->tensors || m->num_layouts < 1 ||
+      !m->layouts || m->num_sources < 1 || !m->sources)
+    return bad("no weight manifest or layouts (a NULL or empty table)");
+  auto numel = [](const int64_t *dims, int32_t rank) {
+    int64_t n = 1;
+    for (int32_t i = 0; i < rank; ++i)
+      n = dims[i] < 0 || (dims[i] && n > INT64_MAX / dims[i]) ? -1
+                                                               : n * dims[i];
+    return n;
+  };
+  for (int32_t t = 0; t < m->num_tensors; ++t) {
+    const tfc_tensor &x = m->tensors[t];
+    if (!x.name || x.rank < 1 || x.rank > TFC_MAX_RANK ||
+        numel(x.dims, x.rank) < 0)
+      return bad("tensor " + std::to_string(t) + ": bad name or shape");
+  }
+  for (int32_t s = 0; s < m->num_sources; ++s) {
+    const tfc_tensor_source &src = m->sources[s];
+    std::string at = "weight source " + std::to_string(s) + ": ";
+    if (src.tensor < 0 || src.tensor >= m->num_tensors || !src.file ||
+        src.file_rank < 1 || src.file_rank > 4 ||
+        numel(src.file_dims, src.file_rank) < 0)
+      return bad(at + "bad tensor index, name or shape");
+    const tfc_tensor &t = m->tensors[src.tensor];
+    const int64_t *f = src.file_dims;
+    int64_t fileCount = numel(f, src.file_rank), count = numel(t.dims, t.rank);
+    bool ok = false;
+    switch (src.xform) {
+    case TFC_XFORM_COPY:
+    case TFC_XFORM_RESHAPE:
+      ok = fileCount == count;
+      break;
+    case TFC_XFORM_TRANSPOSE:
+      ok = src.file_rank == 2 && t.rank == 2 && f[0] == t.dims[1] &&
+           f[1] == t.dims[0];
+      break;
+    case TFC_XFORM_CONV_PATCH:
+      ok = src.file_rank == 4 && t.rank == 2 && f[2] == f[3] &&
+           t.dims[1] == f[0] && t.dims[0] == f[1] * f[2] * f[3];
+      break;
+    case TFC_XFORM_COLUMNS: {
+      int64_t total = f[src.file_rank - 1], width = t.dims[t.rank - 1];
+      ok = src.column >= 0 && width >= 0 && src.column + width <= total &&
+           total > 0 && width > 0 && count / width == fileCount / total;
+      break;
+    }
+    }
+    if (!ok)
+      return bad(at + "the file shape does not fit tensor '" + t.name +
+                 "' and its transform");
+  }
+  for (int32_t l = 0; l < m->num_layouts; ++l) {
+    const tfc_layout &x = m->layouts[l];
+    if (!x.name || !x.prefix || x.first_source < 0 || x.num_sources < 0 ||
+        int64_t(x.first_source) + x.num_sources > m->num_sources)
+      return bad("layout " + std::to_string(l) + ": bad name or sources");
+  }
+  return true;
+}
+
 /// Checks the table once, at load time, so that tfc_forward can trust every
 /// index and size in it (a plan is generated, but a stale or hand-edited one
 /// must fail with a message rather than write out of bounds).
@@ -188,6 +257,8 @@ bool checkPlan(const tfc_model *m, std::string &error) {
             std::to_string(m->num_source_steps) + ", or a NULL table)";
     return false;
   }
+  if (!checkWeightTables(m, where, error))
+    return false;
   if ((m->device_interface != nullptr) != (m->device_api != nullptr) ||
       (m->device_api && std::strcmp(m->device_api, "opencl") != 0 &&
        std::strcmp(m->device_api, "cuda") != 0)) {

@@ -192,6 +192,7 @@ typedef struct tfc_model {
   const tfc_tensor *tensors;
   int32_t num_layouts;
   const tfc_layout *layouts;
+  int32_t num_sources;
   const tfc_tensor_source *sources;
   /* ViTs: how the executable's --image becomes the model's input (the
    * spec's image: section); 0 elsewhere. resize: 0 = scale to cover and

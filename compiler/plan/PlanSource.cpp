@@ -103,7 +103,8 @@ const char *xformName(int xform) {
 
 /// The manifest and the layouts (tfc_tensor, tfc_tensor_source,
 /// tfc_layout).
-void emitWeightTables(const ModelSpec &spec, std::ostringstream &os) {
+/// Returns the number of sources.
+size_t emitWeightTables(const ModelSpec &spec, std::ostringstream &os) {
   std::vector<InitParams> manifest = initParams(spec);
   std::map<std::string, size_t> index;
   os << "\nstatic const tfc_tensor tensors[] = {\n";
@@ -120,7 +121,6 @@ void emitWeightTables(const ModelSpec &spec, std::ostringstream &os) {
       os << "  {" << index.at(s.native) << ", " << cString(s.file) << ", "
          << (s.prefixed ? 1 : 0) << ", " << xformName(s.xform) << ", "
          << dimsInit(s.fileShape, 4) << ", " << s.column << "},\n";
-  os << "  {0, 0, 0, 0, 0, {0, 0, 0, 0}, 0} /* none for some layouts */\n";
   os << "};\n\nstatic const tfc_layout layouts[] = {\n";
   size_t first = 0;
   for (const PlanLayout &l : layouts) {
@@ -131,6 +131,7 @@ void emitWeightTables(const ModelSpec &spec, std::ostringstream &os) {
     first += l.sources.size();
   }
   os << "};\n";
+  return first;
 }
 
 } // namespace
@@ -181,7 +182,7 @@ std::string emitPlanSource(const Plan &plan, const ModelSpec &spec,
     first += static_cast<int32_t>(s.args.size());
   }
   os << "};\n";
-  emitWeightTables(spec, os);
+  size_t numSources = emitWeightTables(spec, os);
   const ImageSpec *image = spec.image ? &*spec.image : nullptr;
   if (image) {
     auto list = [&](const std::vector<double> &v) {
@@ -224,6 +225,7 @@ std::string emitPlanSource(const Plan &plan, const ModelSpec &spec,
      << "  .tensors = tensors,\n"
      << "  .num_layouts = sizeof layouts / sizeof layouts[0],\n"
      << "  .layouts = layouts,\n"
+     << "  .num_sources = " << numSources << ",\n"
      << "  .sources = sources,\n";
   if (image)
     os << "  .image_height = " << image->height << ",\n"

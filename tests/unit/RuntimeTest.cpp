@@ -250,6 +250,7 @@ struct MockPlan {
     model.tensors = tensors.data();
     model.num_layouts = int32_t(layouts.size());
     model.layouts = layouts.data();
+    model.num_sources = int32_t(sources.size());
     model.sources = sources.data();
     return &model;
   }
@@ -517,6 +518,52 @@ TEST(Runtime, PlanWeightOutsideManifest) {
             path + ": tensor 'layers.0.attn.wz' is used by the plan but is "
                    "not in the manifest of model 'mock-decoder' (the plan "
                    "and its tables disagree)");
+}
+
+TEST(Runtime, MalformedWeightTablesAreRejectedAtLoad) {
+  // The loader copies between the file's tensor and the native one by
+  // these tables: an index out of range or a shape that does not fit the
+  // transform is a load error, not an out-of-bounds read.
+  std::string path = mockWeights();
+  const std::string where = "model 'mock-decoder': plan: ";
+  {
+    MockPlan plan;
+    plan.sources[0].tensor = int32_t(plan.tensors.size());
+    EXPECT_EQ(loadError(&plan.model, path),
+              where + "weight source 0: bad tensor index, name or shape");
+  }
+  {
+    MockPlan plan;
+    plan.sources[0].file_dims[0] += 1; // tok_embed [11, 4] from [12, 4]
+    EXPECT_EQ(loadError(&plan.model, path),
+              where + "weight source 0: the file shape does not fit tensor "
+                      "'tok_embed' and its transform");
+  }
+  {
+    MockPlan plan;
+    plan.layouts[1].num_sources = plan.model.num_sources;
+    EXPECT_EQ(loadError(&plan.model, path),
+              where + "layout 1: bad name or sources");
+  }
+  {
+    MockPlan plan;
+    // hf-gpt2's fused c_attn: a column slice past the file's columns.
+    bool found = false;
+    for (tfc_tensor_source &s : plan.sources)
+      if (s.xform == TFC_XFORM_COLUMNS && !found) {
+        s.column = s.file_dims[s.file_rank - 1];
+        found = true;
+      }
+    ASSERT_TRUE(found);
+    EXPECT_NE(loadError(&plan.model, path).find("does not fit tensor"),
+              std::string::npos);
+  }
+  {
+    MockPlan plan;
+    plan.model.num_layouts = 0;
+    EXPECT_EQ(loadError(&plan.model, path),
+              where + "no weight manifest or layouts (a NULL or empty table)");
+  }
 }
 
 TEST(Runtime, MalformedPlansAreRejectedAtLoad) {
