@@ -1,6 +1,6 @@
 //===- Generate.h - The generation loop shared by the API and main -*- C++ -*-===//
 //
-// One loop samples and appends tokens for both tfc_generate (Text.cpp) and
+// The tokenizer loader and the loop that samples and appends tokens, for both tfc_generate (Text.cpp) and
 // the executable's --max-tokens (tfc_main.cpp), so that the two give the
 // same tokens for the same options and seed. Internal: not part of the C
 // API.
@@ -13,8 +13,21 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <string>
 
 namespace tfc {
+
+class Tokenizer;
+
+/// The model's own tokenizer (tfc_model_tokenizer): "byte" needs no files,
+/// "gpt2" reads encoder.json and vocab.bpe from `dir`. NULL with `error`
+/// for a model without one, a missing or bad file, or a tokenizer with
+/// more ids than the model's vocabulary. tfc_tokenizer_load and the
+/// executable's --prompt both load through it.
+std::unique_ptr<Tokenizer> loadModelTokenizer(const tfc_model *model,
+                                              const char *dir,
+                                              std::string &error);
 
 /// The model a context runs (NULL for a NULL context).
 const tfc_model *contextModel(const tfc_context *ctx);

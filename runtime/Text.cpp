@@ -114,6 +114,36 @@ int64_t generateTokens(tfc_context *ctx, const int32_t *prompt, int64_t n,
   return generated;
 }
 
+std::unique_ptr<Tokenizer> loadModelTokenizer(const tfc_model *model,
+                                              const char *dir,
+                                              std::string &error) {
+  std::string kind = tfc_model_tokenizer(model);
+  std::string name = tfc_model_name(model);
+  std::unique_ptr<Tokenizer> impl;
+  if (kind == "byte") {
+    impl = makeByteTokenizer();
+  } else if (kind == "gpt2") {
+    if (!dir) {
+      error = "model '" + name +
+              "' uses the gpt2 tokenizer: path must name the directory of "
+              "encoder.json and vocab.bpe, not NULL";
+      return nullptr;
+    }
+    std::string d = dir;
+    impl = loadGPT2Tokenizer(d + "/encoder.json", d + "/vocab.bpe", error);
+    if (!impl)
+      return nullptr;
+  } else {
+    error = "model '" + name + "' names no tokenizer (spec key `tokenizer:`)";
+    return nullptr;
+  }
+  if (impl->vocabSize() > tfc_vocab(model)) {
+    error = vocabMismatch(impl->vocabSize(), tfc_vocab(model));
+    return nullptr;
+  }
+  return impl;
+}
+
 } // namespace tfc
 
 extern "C" {
@@ -122,30 +152,11 @@ tfc_tokenizer *tfc_tokenizer_load(const tfc_model *model, const char *path) {
   if (!model)
     return tfc::fail<tfc_tokenizer *>(nullptr, "model is NULL");
   try {
-    std::string kind = tfc_model_tokenizer(model);
-    std::string name = tfc_model_name(model);
-    std::unique_ptr<tfc::Tokenizer> impl;
-    if (kind == "byte") {
-      impl = tfc::makeByteTokenizer();
-    } else if (kind == "gpt2") {
-      if (!path)
-        return tfc::fail<tfc_tokenizer *>(
-            nullptr, "model '" + name +
-                         "' uses the gpt2 tokenizer: path must name the "
-                         "directory of encoder.json and vocab.bpe, not NULL");
-      std::string dir = path, error;
-      impl = tfc::loadGPT2Tokenizer(dir + "/encoder.json", dir + "/vocab.bpe",
-                                    error);
-      if (!impl)
-        return tfc::fail<tfc_tokenizer *>(nullptr, error);
-    } else {
-      return tfc::fail<tfc_tokenizer *>(
-          nullptr, "model '" + name +
-                       "' names no tokenizer (spec key `tokenizer:`)");
-    }
-    if (impl->vocabSize() > tfc_vocab(model))
-      return tfc::fail<tfc_tokenizer *>(
-          nullptr, tfc::vocabMismatch(impl->vocabSize(), tfc_vocab(model)));
+    std::string error;
+    std::unique_ptr<tfc::Tokenizer> impl =
+        tfc::loadModelTokenizer(model, path, error);
+    if (!impl)
+      return tfc::fail<tfc_tokenizer *>(nullptr, error);
     tfc_tokenizer *t = new tfc_tokenizer;
     t->impl = std::move(impl);
     return t;

@@ -1012,38 +1012,29 @@ int run(const Options &opt, const tfc_model *m, Failure &fail) {
   std::unique_ptr<Tokenizer> tokenizer;
   if (opt.havePrompt || opt.maxTokens >= 0) {
     std::string kind = tfc_model_tokenizer(m);
-    if (kind == "byte") {
-      tokenizer = makeByteTokenizer();
-    } else if (kind == "gpt2") {
-      std::string dir = opt.tokenizerDir;
-      if (dir.empty() && std::getenv("TFC_GPT2_TOKENIZER_DIR"))
-        dir = std::getenv("TFC_GPT2_TOKENIZER_DIR");
-      if (dir.empty() && opt.havePrompt) {
-        fail = {2, "model '" + std::string(m->name) +
-                       "' uses the gpt2 tokenizer: give --tokenizer-dir DIR "
-                       "(with encoder.json and vocab.bpe) or set "
-                       "TFC_GPT2_TOKENIZER_DIR"};
-        return fail.code;
-      }
-      if (!dir.empty()) {
-        tokenizer =
-            loadGPT2Tokenizer(dir + "/encoder.json", dir + "/vocab.bpe", error);
-        if (!tokenizer) {
-          fail = {1, error};
-          return 1;
-        }
-      }
-    } else if (opt.havePrompt) {
+    std::string dir = opt.tokenizerDir;
+    if (dir.empty() && std::getenv("TFC_GPT2_TOKENIZER_DIR"))
+      dir = std::getenv("TFC_GPT2_TOKENIZER_DIR");
+    if (kind == "gpt2" && dir.empty() && opt.havePrompt) {
+      fail = {2, "model '" + std::string(m->name) +
+                     "' uses the gpt2 tokenizer: give --tokenizer-dir DIR "
+                     "(with encoder.json and vocab.bpe) or set "
+                     "TFC_GPT2_TOKENIZER_DIR"};
+      return fail.code;
+    }
+    if (kind == "none" && opt.havePrompt) {
       fail = {2, "model '" + std::string(m->name) +
                      "' names no tokenizer (spec key `tokenizer:`): give "
                      "--tokens instead of --prompt"};
       return fail.code;
     }
-    if (tokenizer && tokenizer->vocabSize() > m->vocab) {
-      fail = {1, "the tokenizer has " + std::to_string(tokenizer->vocabSize()) +
-                     " tokens, more than the model's vocab of " +
-                     std::to_string(m->vocab)};
-      return 1;
+    // Generation from --tokens without the gpt2 files prints ids.
+    if (kind == "byte" || (kind == "gpt2" && !dir.empty())) {
+      tokenizer = loadModelTokenizer(m, dir.c_str(), error);
+      if (!tokenizer) {
+        fail = {1, error};
+        return 1;
+      }
     }
     if (opt.havePrompt && !tokenizer->encode(opt.prompt, tokens, error)) {
       fail = {1, error};

@@ -9,6 +9,8 @@ PACKAGES=(
   libhalide14-0-dev
   libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libstb-dev
   python3 nodejs
+  # tests/lit/tfc/install.test builds against the installed tfc.pc.
+  pkgconf
   # The GPU target's tests: OpenCL on the CPU (POCL), and the ICD loader
   # whose libOpenCL.so Halide's OpenCL runtime opens.
   pocl-opencl-icd ocl-icd-libopencl1 ocl-icd-opencl-dev clinfo
